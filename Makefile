@@ -1,0 +1,43 @@
+# Every target creates the virtual environment on first use; nothing is needed beforehand
+# but Python >= 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+CHECKOV_VENV := .venv-checkov
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench package deploy-lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/keyrotate demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+deploy-lint: $(STAMP) $(CHECKOV_VENV)/.installed
+	$(BIN)/cfn-lint deploy/*.yaml
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation -d deploy
+
+test: lint typecheck
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) build dist *.egg-info

@@ -1,0 +1,177 @@
+"""Typed records the engine reads and writes. Standard library only; all immutable.
+
+Datetimes are timezone-aware UTC everywhere. The engine never looks at a clock: ``now`` is
+passed in, and ages are ``now - created`` as exact timedeltas (SPEC.md rule 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum, StrEnum
+from types import MappingProxyType
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    PENDING_CLOSURE = "PENDING_CLOSURE"
+    CLOSED = "CLOSED"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One member of the organization, as Organizations lists it."""
+
+    account_id: str
+    name: str
+    email: str
+    status: str = AccountStatus.ACTIVE
+    ou_path: str = "/"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    """One IAM access key: never its secret, which the engine has no use for."""
+
+    key_id: str
+    status: KeyStatus
+    created: datetime
+    last_used: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status is KeyStatus.ACTIVE
+
+
+_NO_DATES: Mapping[str, datetime] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class KeyState:
+    """What the tool recorded about a user's keys on earlier runs (secret and user tags).
+
+    - ``secret_key_id``: the key id the user's secret holds (the current key, SPEC terms);
+    - ``rotated_at``: when that key was created by a rotation;
+    - ``deactivated_at``: key id -> when the tool deactivated it;
+    - ``intent_at``: the rotation intent marker, written on the user just before a key is
+      created; a key created within 15 minutes after it and held by no secret is an orphan.
+    """
+
+    secret_key_id: str | None = None
+    rotated_at: datetime | None = None
+    deactivated_at: Mapping[str, datetime] = field(default_factory=lambda: _NO_DATES)
+    intent_at: datetime | None = None
+
+
+NO_STATE = KeyState()
+
+
+@dataclass(frozen=True, slots=True)
+class Exemption:
+    """Why a user is left alone: its group membership or its exemption tag."""
+
+    source: str  # "group" or "tag"
+    reason: str = ""
+    until: datetime | None = None
+
+    def applies(self, now: datetime) -> bool:
+        return self.until is None or now < self.until
+
+
+@dataclass(frozen=True, slots=True)
+class UserKeys:
+    """Everything the engine needs to plan one IAM user."""
+
+    user_name: str
+    keys: tuple[AccessKey, ...]
+    state: KeyState = NO_STATE
+    exemption: Exemption | None = None
+    forced: bool = False
+    owner: str | None = None  # the ResourceOwnerTag value; the engine does not read it
+
+
+class ActionKind(StrEnum):
+    """Kinds of action. The first three change IAM; the others are notices."""
+
+    ROTATE = "ROTATE"
+    DEACTIVATE = "DEACTIVATE"
+    DELETE = "DELETE"
+    WARN = "WARN"
+    HOLD = "HOLD"
+    BLOCKED = "BLOCKED"
+    EXEMPT = "EXEMPT"
+
+    @property
+    def changes_keys(self) -> bool:
+        return self in _CHANGING
+
+
+_CHANGING = frozenset({ActionKind.ROTATE, ActionKind.DEACTIVATE, ActionKind.DELETE})
+
+
+class Reason(Enum):
+    """Why an action is planned; the value is the sentence shown to people."""
+
+    ROTATION_DUE = "the key reached the rotation age"
+    FORCED = "rotation was forced by the operator"
+    UNUSED = (
+        "the key was never used and is past the rotation age, so it is deactivated, not replaced"
+    )
+    REPLACED = "the key was replaced and the new key's install window has passed"
+    RECOVERY_ELAPSED = "the key is inactive and its recovery window has passed"
+    ORPHAN = "the key was created by an interrupted rotation and no secret holds it"
+    UPCOMING = "an action falls due soon"
+    CONSUMER_NOT_SWITCHED = (
+        "the old key was used after the new key was created and the new key was never used: "
+        "the consumer has not switched"
+    )
+    NO_FREE_SLOT = "the user already has two keys; the older one must be retired first"
+    EXEMPT_GROUP = "the user is in the exemption group"
+    EXEMPT_TAG = "the user carries the exemption tag"
+
+    @property
+    def sentence(self) -> str:
+        return str(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One decision about one key.
+
+    ``due`` is when the action falls (or fell) due. For WARN, ``upcoming`` names the action
+    warned about; for BLOCKED, ``due`` is the date the rotation becomes possible; a HOLD
+    ``overdue`` past ``hold_escalate_after_days`` is flagged in the admin digest.
+    """
+
+    kind: ActionKind
+    user_name: str
+    key_id: str | None
+    reason: Reason
+    due: datetime | None
+    upcoming: ActionKind | None = None
+    overdue: bool = False
+
+    def describe(self) -> str:
+        what = f"{self.upcoming.value} due" if self.upcoming else self.kind.value
+        when = f" on {self.due:%Y-%m-%d %H:%M} UTC" if self.due else ""
+        return f"{what} for {self.key_id or self.user_name}{when}: {self.reason.sentence}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The ordered actions for one user. Executing them in order is always safe."""
+
+    user_name: str
+    current_key_id: str | None
+    actions: tuple[Action, ...]
+
+    @property
+    def changes(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.kind.changes_keys)

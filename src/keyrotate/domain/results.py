@@ -1,0 +1,98 @@
+"""What a run did: outcomes of actions, per user, per account, per run. Pure data.
+
+The JSON report (``keyrotate.service.report``), the e-mails (``keyrotate.notify``) and the
+Lambda digest all read these records; none of them carries a secret access key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from keyrotate.domain.models import AccessKey, Account, Action, ActionKind, Plan
+
+
+class Outcome(StrEnum):
+    PLANNED = "planned"  # audit mode: would have been done
+    DONE = "done"
+    FAILED = "failed"
+    NOTICE = "notice"  # WARN, HOLD, BLOCKED, EXEMPT: nothing to execute
+    NONE = "none"  # a key with no action at all
+
+
+@dataclass(frozen=True, slots=True)
+class SecretLocation:
+    """Where a new key was stored, so its owner can fetch it."""
+
+    name: str
+    arn: str
+    region: str
+    account_id: str
+    replica_regions: tuple[str, ...] = ()
+
+    def fetch_command(self) -> str:
+        return (
+            f"aws secretsmanager get-secret-value --secret-id {self.arn} "
+            f"--region {self.region} --query SecretString --output text"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    action: Action
+    outcome: Outcome
+    error: str | None = None
+    new_key_id: str | None = None
+    secret: SecretLocation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserResult:
+    user_name: str
+    owner: str | None
+    keys: tuple[AccessKey, ...]
+    plan: Plan
+    results: tuple[ActionResult, ...]
+
+    def result_for(self, key_id: str) -> ActionResult | None:
+        """The most significant result touching ``key_id`` (a change before a notice)."""
+        found = [r for r in self.results if r.action.key_id == key_id]
+        found.sort(key=lambda r: not r.action.kind.changes_keys)
+        return found[0] if found else None
+
+    @property
+    def exempt(self) -> bool:
+        return any(r.action.kind is ActionKind.EXEMPT for r in self.results)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountResult:
+    account: Account
+    users: tuple[UserResult, ...] = ()
+    error: str | None = None  # the account failed: why (role not assumable, call denied)
+    skipped: str | None = None  # the account was not run: why (suspended, excluded)
+    scan_path: str = "per-user"  # or "credential-report"
+    notes: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationResult:
+    recipient: str
+    role: str  # "account-owner", "resource-owner", "admin"
+    account_id: str | None
+    sent: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    mode: str  # "audit" or "enforce"
+    started: datetime
+    finished: datetime
+    accounts: tuple[AccountResult, ...]
+    notifications: tuple[NotificationResult, ...] = field(default=())
