@@ -1,0 +1,48 @@
+"""S3 adapter: read one small text object (an operator's e-mail template override)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from keyrotate.domain.errors import AccessDenied, AwsError
+
+if TYPE_CHECKING:
+    from boto3.session import Session
+    from mypy_boto3_s3 import S3Client
+
+PERMISSIONS: tuple[str, ...] = ("s3:GetObject",)
+
+
+def make_client(session: Session | None = None, region: str | None = None) -> S3Client:
+    return (session or boto3.Session()).client("s3", region_name=region or None)
+
+
+def parse_s3_url(url: str) -> tuple[str, str] | None:
+    """``s3://bucket/key`` → ``(bucket, key)``; ``None`` when ``url`` is not of that form."""
+    parts = urlsplit(url)
+    key = parts.path.lstrip("/")
+    if parts.scheme != "s3" or not parts.netloc or not key or parts.query or parts.fragment:
+        return None
+    return parts.netloc, key
+
+
+def get_object_text(bucket: str, key: str, *, client: S3Client | None = None) -> str:
+    """The object's body decoded as UTF-8."""
+    s3 = client or make_client()
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        kind = AccessDenied if code in {"AccessDenied", "AccessDeniedException"} else AwsError
+        raise kind("s3:GetObject", code, f"s3://{bucket}/{key}: {code}") from exc
+    except BotoCoreError as exc:
+        raise AwsError("s3:GetObject", type(exc).__name__, str(exc)) from exc
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AwsError("s3:GetObject", "NotUtf8", f"s3://{bucket}/{key} is not UTF-8") from exc

@@ -1,0 +1,52 @@
+"""SES adapter: send one already-built MIME message (SES v1 ``SendRawEmail``).
+
+Raw sending keeps the message exactly as :mod:`keyrotate.notify` built it (multipart text +
+HTML, our headers); SES only relays it. The sender identity must be verified in SES in the
+chosen region, else SES answers ``MessageRejected``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from keyrotate.domain.errors import AccessDenied, AwsError
+
+if TYPE_CHECKING:
+    from boto3.session import Session
+    from mypy_boto3_ses import SESClient
+
+PERMISSIONS: tuple[str, ...] = ("ses:SendRawEmail",)
+
+
+def make_client(session: Session | None = None, region: str | None = None) -> SESClient:
+    """An SES client in ``region`` (``None``: the session's region)."""
+    return (session or boto3.Session()).client("ses", region_name=region or None)
+
+
+def send_raw_email(
+    raw_message: bytes,
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    client: SESClient | None = None,
+) -> str:
+    """Send ``raw_message`` from ``sender`` to ``recipients``; returns SES's message id."""
+    ses = client or make_client()
+    try:
+        response = ses.send_raw_email(
+            Source=sender,
+            Destinations=list(recipients),
+            RawMessage={"Data": raw_message},
+        )
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        kind = AccessDenied if code in {"AccessDenied", "AccessDeniedException"} else AwsError
+        raise kind("ses:SendRawEmail", code, str(error.get("Message", ""))) from exc
+    except BotoCoreError as exc:
+        raise AwsError("ses:SendRawEmail", type(exc).__name__, str(exc)) from exc
+    return response["MessageId"]
