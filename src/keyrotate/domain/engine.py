@@ -111,7 +111,8 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
                 and key.last_used is not None
                 and key.last_used > current.created
             ):  # rule 7
-                overdue = now - due >= policy.hold_escalate_after
+                # SPEC rule 7: a HOLD "older than" hold_escalate_after_days is overdue.
+                overdue = now - due > policy.hold_escalate_after
                 middle.append(
                     Action(HOLD, name, key.key_id, Reason.CONSUMER_NOT_SWITCHED, due, None, overdue)
                 )
