@@ -1,0 +1,12 @@
+"""The embedded AWS for tests, the demo and benchmarks: moto over HTTP, made more like AWS.
+
+Only this package (and the tests) import moto. It sits at the top of the dependency graph.
+"""
+
+from __future__ import annotations
+
+from keyrotate.emulator.counter import CallCounts
+from keyrotate.emulator.faults import FAULT_KINDS, Fault, FaultKind, FiredFault
+from keyrotate.emulator.server import EmulatorServer
+
+__all__ = ["FAULT_KINDS", "CallCounts", "EmulatorServer", "Fault", "FaultKind", "FiredFault"]

@@ -1,0 +1,219 @@
+"""The embedded AWS: moto's WSGI app over real HTTP, behind keyrotate's middlewares.
+
+Request path: control endpoints -> call counter -> fault injector -> IAM paging -> moto.
+Clients (botocore, in this or any other process) see a real HTTP endpoint, so serializers,
+parsers, retries and paginators all run as they would against AWS.
+
+Control endpoints (served by the emulator, never counted or faulted):
+
+- ``GET /_keyrotate/calls`` -> ``{"calls": [[account, service, operation, count], ...]}``
+- ``POST /_keyrotate/calls/reset``
+- ``POST /_keyrotate/faults`` (a :class:`Fault` as JSON), ``DELETE /_keyrotate/faults``,
+  ``GET /_keyrotate/faults`` -> ``{"fired": [...]}``
+- ``POST /_keyrotate/reset``: forget calls and faults (moto's state: ``POST /moto-api/reset``)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import asdict
+from types import TracebackType
+from typing import Any, TypeVar
+
+from keyrotate.emulator._wsgi import (
+    Environ,
+    StartResponse,
+    WsgiApp,
+    json_response,
+    read_body,
+)
+from keyrotate.emulator.counter import CallCounter, CallCounts
+from keyrotate.emulator.faults import Fault, FaultInjector, FiredFault
+from keyrotate.emulator.paging import IamPagingMiddleware
+
+_LOOPBACK = "127.0.0.1"
+_T = TypeVar("_T")
+
+
+def quiet_werkzeug() -> None:
+    """werkzeug logs every request at INFO: silence it, a run makes thousands."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def post(url: str, payload: object | None = None, method: str = "POST") -> Any:
+    """A tiny HTTP client for the control endpoints (stdlib only, loopback only)."""
+    data = None if payload is None else json.dumps(payload).encode("utf-8")
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback)
+        body = response.read()
+    return json.loads(body) if body.strip().startswith((b"{", b"[")) else None
+
+
+class _ControlEndpoints:
+    """Serve ``/_keyrotate/*`` so other processes can read counts and arm faults."""
+
+    def __init__(self, app: WsgiApp, counter: CallCounter, injector: FaultInjector) -> None:
+        self._app = app
+        self._counter = counter
+        self._injector = injector
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if not path.startswith("/_keyrotate/"):
+            return self._app(environ, start_response)
+        method = str(environ.get("REQUEST_METHOD", "GET"))
+        route = (method, path.rstrip("/"))
+        if route == ("GET", "/_keyrotate/calls"):
+            return json_response(start_response, {"calls": self._counter.snapshot().to_rows()})
+        if route == ("POST", "/_keyrotate/calls/reset"):
+            self._counter.reset()
+            return json_response(start_response, {})
+        if route == ("POST", "/_keyrotate/faults"):
+            try:
+                fault = Fault.from_json(json.loads(read_body(environ)))
+            except (ValueError, KeyError, TypeError) as exc:
+                return json_response(start_response, {"error": str(exc)}, status=400)
+            self._injector.inject(fault)
+            return json_response(start_response, {})
+        if route == ("DELETE", "/_keyrotate/faults"):
+            self._injector.clear()
+            return json_response(start_response, {})
+        if route == ("GET", "/_keyrotate/faults"):
+            fired = [asdict(f) for f in self._injector.fired()]
+            return json_response(start_response, {"fired": fired})
+        if route == ("POST", "/_keyrotate/reset"):
+            self._counter.reset()
+            self._injector.clear()
+            return json_response(start_response, {})
+        return json_response(start_response, {"error": f"no route {method} {path}"}, status=404)
+
+
+class EmulatorServer:
+    """moto over HTTP on 127.0.0.1 with paging, call counting and fault injection.
+
+    Use as a context manager, or ``start()`` / ``stop()``. moto's state is global to the
+    process (EMULATOR.md): two servers in one process share it.
+
+    >>> with EmulatorServer(iam_page_size=100) as server:  # doctest: +SKIP
+    ...     boto3.client("iam", endpoint_url=server.url).list_users()
+    """
+
+    def __init__(
+        self, host: str = _LOOPBACK, port: int = 0, *, iam_page_size: int | None = None
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._initial_page_size = iam_page_size
+        if iam_page_size is not None and iam_page_size < 1:
+            raise ValueError(f"iam_page_size must be at least 1 or None, got {iam_page_size}")
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._url: str | None = None
+        self._paging: IamPagingMiddleware | None = None
+        self._counter: CallCounter | None = None
+        self._injector: FaultInjector | None = None
+
+    # lifecycle -----------------------------------------------------------------------------
+    def start(self) -> str:
+        """Start serving in a daemon thread; return the endpoint URL."""
+        if self._server is not None:
+            return self.url
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        quiet_werkzeug()
+        moto_app: WsgiApp = DomainDispatcherApplication(create_backend_app)
+        self._paging = IamPagingMiddleware(moto_app, self._initial_page_size)
+        self._injector = FaultInjector(self._paging)
+        self._counter = CallCounter(self._injector)
+        app = _ControlEndpoints(self._counter, self._counter, self._injector)
+        self._server = make_server(
+            self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        host, port = self._server.server_address[:2]
+        self._url = f"http://{host}:{port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="keyrotate-emulator", daemon=True
+        )
+        self._thread.start()
+        return self._url
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> EmulatorServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._url is None or self._server is None:
+            raise RuntimeError("EmulatorServer is not running: call start() first")
+        return self._url
+
+    def reset(self) -> None:
+        """Empty moto's state (every account, every service) and forget calls and faults."""
+        post(f"{self.url}/moto-api/reset")
+        self.reset_calls()
+        self.clear_faults()
+
+    # paging --------------------------------------------------------------------------------
+    @property
+    def iam_page_size(self) -> int | None:
+        return self._paging.page_size if self._paging else self._initial_page_size
+
+    @iam_page_size.setter
+    def iam_page_size(self, value: int | None) -> None:
+        self._initial_page_size = value
+        if self._paging is not None:
+            self._paging.page_size = value
+
+    # counting ------------------------------------------------------------------------------
+    def calls(self) -> CallCounts:
+        return self._require(self._counter).snapshot()
+
+    def reset_calls(self) -> None:
+        self._require(self._counter).reset()
+
+    # faults --------------------------------------------------------------------------------
+    def inject(self, fault: Fault) -> None:
+        self._require(self._injector).inject(fault)
+
+    def clear_faults(self) -> None:
+        self._require(self._injector).clear()
+
+    def fired(self) -> list[FiredFault]:
+        return self._require(self._injector).fired()
+
+    def injected(self) -> int:
+        """How many calls the armed faults have failed so far."""
+        return len(self.fired())
+
+    @staticmethod
+    def _require(part: _T | None) -> _T:
+        if part is None:
+            raise RuntimeError("EmulatorServer is not running: call start() first")
+        return part
