@@ -17,6 +17,7 @@ class Outcome(StrEnum):
     PLANNED = "planned"  # audit mode: would have been done
     DONE = "done"
     FAILED = "failed"
+    SKIPPED = "skipped"  # not attempted: an earlier step for the same user failed
     NOTICE = "notice"  # WARN, HOLD, BLOCKED, EXEMPT: nothing to execute
     NONE = "none"  # a key with no action at all
 

@@ -1,0 +1,161 @@
+"""IAM adapter: users, their keys, tags and groups in one account. Knows no policy.
+
+Every call is paginated where IAM pages (at most 100 items per page on real IAM) and every
+botocore error is translated into :mod:`keyrotate.domain.errors` on the way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from keyrotate.aws.errors import translate
+from keyrotate.domain.errors import AwsError
+from keyrotate.domain.models import AccessKey, KeyStatus
+from keyrotate.domain.secret import SecretText
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+
+PERMISSIONS: tuple[str, ...] = (
+    "iam:ListUsers",
+    "iam:ListUserTags",
+    "iam:ListAccessKeys",
+    "iam:GetAccessKeyLastUsed",
+    "iam:GetGroup",
+    "iam:CreateAccessKey",
+    "iam:UpdateAccessKey",
+    "iam:DeleteAccessKey",
+    "iam:TagUser",
+    "iam:UntagUser",
+    "iam:AttachUserPolicy",
+    "iam:ListAttachedUserPolicies",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IamUser:
+    name: str
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A key just created. Its secret is wrapped so no repr or log can show it."""
+
+    user_name: str
+    key_id: str
+    secret: SecretText
+    created: datetime
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Iam:
+    """The IAM calls of one account, through one client made once per account."""
+
+    def __init__(self, client: IAMClient) -> None:
+        self._client = client
+
+    def list_users(self) -> list[IamUser]:
+        users: list[IamUser] = []
+        with translate("iam:ListUsers"):
+            for page in self._client.get_paginator("list_users").paginate():
+                users.extend(IamUser(u["UserName"], u["Arn"]) for u in page["Users"])
+        return users
+
+    def user_tags(self, user_name: str) -> dict[str, str]:
+        tags: dict[str, str] = {}
+        with translate("iam:ListUserTags"):
+            pages = self._client.get_paginator("list_user_tags").paginate(UserName=user_name)
+            for page in pages:
+                tags.update((t["Key"], t["Value"]) for t in page["Tags"])
+        return tags
+
+    def group_members(self, group_name: str) -> set[str] | None:
+        """Names of the group's members; ``None`` when the group does not exist here."""
+        members: set[str] = set()
+        try:
+            with translate("iam:GetGroup"):
+                for page in self._client.get_paginator("get_group").paginate(GroupName=group_name):
+                    members.update(u["UserName"] for u in page["Users"])
+        except AwsError as exc:
+            if exc.code == "NoSuchEntity":
+                return None
+            raise
+        return members
+
+    def access_keys(self, user_name: str, *, with_last_used: bool = True) -> list[AccessKey]:
+        keys: list[AccessKey] = []
+        with translate("iam:ListAccessKeys"):
+            pages = self._client.get_paginator("list_access_keys").paginate(UserName=user_name)
+            metadata = [m for page in pages for m in page["AccessKeyMetadata"]]
+        for meta in metadata:
+            last_used = self.last_used(meta["AccessKeyId"]) if with_last_used else None
+            keys.append(
+                AccessKey(
+                    key_id=meta["AccessKeyId"],
+                    status=KeyStatus(meta["Status"]),
+                    created=_utc(meta["CreateDate"]),
+                    last_used=last_used,
+                )
+            )
+        return keys
+
+    def last_used(self, key_id: str) -> datetime | None:
+        with translate("iam:GetAccessKeyLastUsed"):
+            response = self._client.get_access_key_last_used(AccessKeyId=key_id)
+        moment = response.get("AccessKeyLastUsed", {}).get("LastUsedDate")
+        return _utc(moment) if moment else None
+
+    def create_key(self, user_name: str) -> NewKey:
+        with translate("iam:CreateAccessKey"):
+            created = self._client.create_access_key(UserName=user_name)["AccessKey"]
+        return NewKey(
+            user_name=user_name,
+            key_id=created["AccessKeyId"],
+            secret=SecretText(created["SecretAccessKey"]),
+            created=_utc(created["CreateDate"]),
+        )
+
+    def set_key_status(self, user_name: str, key_id: str, status: KeyStatus) -> None:
+        with translate("iam:UpdateAccessKey"):
+            self._client.update_access_key(
+                UserName=user_name, AccessKeyId=key_id, Status=status.value
+            )
+
+    def delete_key(self, user_name: str, key_id: str) -> None:
+        with translate("iam:DeleteAccessKey"):
+            self._client.delete_access_key(UserName=user_name, AccessKeyId=key_id)
+
+    def tag_user(self, user_name: str, tags: Mapping[str, str]) -> None:
+        if not tags:
+            return
+        with translate("iam:TagUser"):
+            self._client.tag_user(
+                UserName=user_name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+            )
+
+    def untag_user(self, user_name: str, keys: Iterable[str]) -> None:
+        tag_keys = sorted(set(keys))
+        if not tag_keys:
+            return
+        with translate("iam:UntagUser"):
+            self._client.untag_user(UserName=user_name, TagKeys=tag_keys)
+
+    def ensure_policy_attached(self, user_name: str, policy_arn: str) -> bool:
+        """Attach a managed policy unless it already is; ``True`` when it was attached now."""
+        with translate("iam:ListAttachedUserPolicies"):
+            pages = self._client.get_paginator("list_attached_user_policies").paginate(
+                UserName=user_name
+            )
+            attached = {p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]}
+        if policy_arn in attached:
+            return False
+        with translate("iam:AttachUserPolicy"):
+            self._client.attach_user_policy(UserName=user_name, PolicyArn=policy_arn)
+        return True

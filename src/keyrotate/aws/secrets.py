@@ -1,0 +1,189 @@
+"""Secrets Manager adapter: one secret per IAM user, holding that user's current key.
+
+The secret's value is JSON (AccessKeyId, SecretAccessKey, UserName, CreateDate); its tags
+carry the tool's state (:mod:`keyrotate.domain.state_tags`), so scans read tags only
+(ListSecrets) and never a value. The resource policy lets only the user and configured
+readers read it, and denies every other principal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from keyrotate.aws.errors import translate
+from keyrotate.domain.errors import AwsError
+from keyrotate.domain.results import SecretLocation
+from keyrotate.domain.secret import SecretText
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_secretsmanager.type_defs import ReplicaRegionTypeTypeDef, TagTypeDef
+
+PERMISSIONS: tuple[str, ...] = (
+    "secretsmanager:ListSecrets",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:CreateSecret",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:PutResourcePolicy",
+    "secretsmanager:ReplicateSecretToRegions",
+    "secretsmanager:TagResource",
+)
+
+READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
+
+
+@dataclass(frozen=True, slots=True)
+class SecretInfo:
+    """What a listing tells of one secret: enough to read state, never the value."""
+
+    name: str
+    arn: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    replica_regions: tuple[str, ...] = ()
+
+
+def read_policy(secret_arn: str, readers: Sequence[str]) -> str:
+    """Only ``readers`` (the user first) may read; every other principal is denied.
+
+    The deny names read actions only, so the rotation role can still write new versions.
+    """
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReadByOwnerAndReaders",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": list(readers)},
+                    "Action": list(READ_ACTIONS),
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "DenyEveryoneElse",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "secretsmanager:GetSecretValue",
+                    "Resource": "*",
+                    "Condition": {"StringNotEquals": {"aws:PrincipalArn": list(readers)}},
+                },
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+class SecretStore:
+    """The secrets of one account and home region (a member's, or the central one)."""
+
+    def __init__(
+        self,
+        client: SecretsManagerClient,
+        *,
+        account_id: str,
+        region: str,
+        kms_key_id: str | None = None,
+        replica_regions: Sequence[str] = (),
+    ) -> None:
+        self._client = client
+        self.account_id = account_id
+        self.region = region
+        self._kms_key_id = kms_key_id
+        self._replica_regions = tuple(r for r in replica_regions if r != region)
+
+    def list_by_prefix(self, prefix: str) -> dict[str, SecretInfo]:
+        """Every secret whose name starts with ``prefix``, by name, with tags and replicas."""
+        found: dict[str, SecretInfo] = {}
+        with translate("secretsmanager:ListSecrets"):
+            pages = self._client.get_paginator("list_secrets").paginate(
+                Filters=[{"Key": "name", "Values": [prefix]}]
+            )
+            for page in pages:
+                for entry in page["SecretList"]:
+                    if entry["Name"].startswith(prefix):
+                        found[entry["Name"]] = _info(entry)
+        return found
+
+    def describe(self, name: str) -> SecretInfo | None:
+        try:
+            with translate("secretsmanager:DescribeSecret"):
+                entry = self._client.describe_secret(SecretId=name)
+        except AwsError as exc:
+            if exc.code == "ResourceNotFoundException":
+                return None
+            raise
+        return _info(entry)
+
+    def store(
+        self,
+        name: str,
+        *,
+        value: Mapping[str, str],
+        secret: SecretText,
+        tags: Mapping[str, str],
+        readers: Sequence[str],
+    ) -> SecretLocation:
+        """Create the secret or put a new version; then its policy, replicas and tags.
+
+        ``value`` is the JSON body without the secret access key, which is added here, from
+        ``secret``, at the last moment, so no caller ever holds it in a plain dict.
+        """
+        body = json.dumps({**value, "SecretAccessKey": secret.reveal()})
+        existing = self.describe(name)
+        tag_list = _tag_list(tags)
+        if existing is None:
+            kwargs: dict[str, Any] = {"Name": name, "SecretString": body, "Tags": tag_list}
+            if self._kms_key_id:
+                kwargs["KmsKeyId"] = self._kms_key_id
+            if self._replica_regions:
+                kwargs["AddReplicaRegions"] = self._replicas(self._replica_regions)
+            with translate("secretsmanager:CreateSecret"):
+                arn = self._client.create_secret(**kwargs)["ARN"]
+            replicas: tuple[str, ...] = self._replica_regions
+        else:
+            with translate("secretsmanager:PutSecretValue"):
+                arn = self._client.put_secret_value(SecretId=name, SecretString=body)["ARN"]
+            with translate("secretsmanager:TagResource"):
+                self._client.tag_resource(SecretId=name, Tags=tag_list)
+            missing = [r for r in self._replica_regions if r not in existing.replica_regions]
+            if missing:
+                with translate("secretsmanager:ReplicateSecretToRegions"):
+                    self._client.replicate_secret_to_regions(
+                        SecretId=name, AddReplicaRegions=self._replicas(missing)
+                    )
+            replicas = tuple(sorted({*existing.replica_regions, *missing}))
+        with translate("secretsmanager:PutResourcePolicy"):
+            self._client.put_resource_policy(
+                SecretId=name, ResourcePolicy=read_policy(arn, readers), BlockPublicPolicy=True
+            )
+        return SecretLocation(
+            name=name,
+            arn=arn,
+            region=self.region,
+            account_id=self.account_id,
+            replica_regions=replicas,
+        )
+
+    def tag(self, name: str, tags: Mapping[str, str]) -> None:
+        with translate("secretsmanager:TagResource"):
+            self._client.tag_resource(SecretId=name, Tags=_tag_list(tags))
+
+    def _replicas(self, regions: Iterable[str]) -> list[ReplicaRegionTypeTypeDef]:
+        if self._kms_key_id and self._kms_key_id.startswith("alias/"):
+            return [{"Region": r, "KmsKeyId": self._kms_key_id} for r in regions]
+        return [{"Region": r} for r in regions]
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[TagTypeDef]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def _info(entry: Mapping[str, Any]) -> SecretInfo:
+    return SecretInfo(
+        name=entry["Name"],
+        arn=entry["ARN"],
+        tags={t["Key"]: t["Value"] for t in entry.get("Tags", [])},
+        replica_regions=tuple(sorted(r["Region"] for r in entry.get("ReplicationStatus", []))),
+    )

@@ -1,0 +1,95 @@
+"""How the tool's state is written as tags, and read back into a :class:`KeyState`.
+
+SPEC.md "where the tool keeps its state": on the user's secret (which key it holds, when it
+was rotated in, when its predecessor was deactivated) and on the IAM user (when each key was
+deactivated, and the rotation intent marker), so a scan never needs a secret's value.
+
+    user tag   keyrotate:deactivated:AKIA...   2026-05-01T10:00:00+00:00
+    user tag   keyrotate:intent                2026-05-01T10:00:00+00:00
+    secret tag keyrotate:access-key-id         AKIA...
+    secret tag keyrotate:rotated-at            2026-05-01T10:00:00+00:00
+    secret tag keyrotate:deactivated-key-id    AKIA...   (the predecessor, once deactivated)
+    secret tag keyrotate:deactivated-at        2026-05-11T10:00:00+00:00
+    secret tag keyrotate:stale                 true      (the key it holds no longer exists)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from keyrotate.domain.models import KeyState
+
+PREFIX = "keyrotate:"
+USER_DEACTIVATED = "keyrotate:deactivated:"
+USER_INTENT = "keyrotate:intent"
+HELD_KEY_TAG = "keyrotate:access-key-id"
+ROTATED_AT_TAG = "keyrotate:rotated-at"
+PREDECESSOR_TAG = "keyrotate:deactivated-key-id"
+PREDECESSOR_DEACTIVATED_TAG = "keyrotate:deactivated-at"
+STALE_TAG = "keyrotate:stale"
+ACCOUNT_TAG = "keyrotate:account-id"
+USER_NAME_TAG = "keyrotate:user-name"
+
+
+def stamp(moment: datetime) -> str:
+    """A tag value for a moment: ISO 8601 in UTC, to the second."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def parse_stamp(value: str | None) -> datetime | None:
+    """Read a stamp back; anything unreadable counts as absent (never guessed)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def key_state(user_tags: Mapping[str, str], secret_tags: Mapping[str, str] | None) -> KeyState:
+    """Combine the user's tags and its secret's tags into what the engine needs."""
+    deactivated: dict[str, datetime] = {}
+    secret_tags = secret_tags or {}
+    secret_key_id = secret_tags.get(HELD_KEY_TAG) or None
+    if secret_tags.get(STALE_TAG) == "true":
+        secret_key_id = None
+    prior = secret_tags.get(PREDECESSOR_TAG)
+    prior_at = parse_stamp(secret_tags.get(PREDECESSOR_DEACTIVATED_TAG))
+    if prior and prior_at:
+        deactivated[prior] = prior_at
+    for tag, value in user_tags.items():  # the user's tags win: they are written first
+        if tag.startswith(USER_DEACTIVATED):
+            moment = parse_stamp(value)
+            if moment is not None:
+                deactivated[tag.removeprefix(USER_DEACTIVATED)] = moment
+    return KeyState(
+        secret_key_id=secret_key_id,
+        rotated_at=parse_stamp(secret_tags.get(ROTATED_AT_TAG)) if secret_key_id else None,
+        deactivated_at=deactivated,
+        intent_at=parse_stamp(user_tags.get(USER_INTENT)),
+    )
+
+
+EXEMPT_UNTIL = "until"
+EXEMPT_REASON = "reason"
+
+
+def parse_exemption(value: str) -> tuple[datetime | None, str]:
+    """Read an exemption tag value: ``until=2027-03-01;reason=vendor appliance``.
+
+    A bare value is the reason. An ``until`` that cannot be read leaves the user exempt with
+    no end (nothing is changed when in doubt) and says so in the reason.
+    """
+    until: datetime | None = None
+    reason = value.strip()
+    if "=" in value:
+        fields = dict(part.split("=", 1) for part in value.split(";") if "=" in part)
+        reason = fields.get(EXEMPT_REASON, "").strip()
+        raw_until = fields.get(EXEMPT_UNTIL, "").strip()
+        if raw_until:
+            until = parse_stamp(raw_until)
+            if until is None:
+                reason = f"{reason} (unreadable until={raw_until!r}: exempt until fixed)".strip()
+    return until, reason

@@ -1,0 +1,69 @@
+"""Run one account: scan, plan every user, execute (enforce) or not (audit)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from keyrotate.aws.iam import Iam
+from keyrotate.aws.secrets import SecretStore
+from keyrotate.domain.engine import plan
+from keyrotate.domain.errors import AwsError
+from keyrotate.domain.models import Account
+from keyrotate.domain.results import AccountResult, UserResult
+from keyrotate.service.execute import AccountTools, audit, enforce
+from keyrotate.service.options import Clock, RunOptions
+from keyrotate.service.scan import scan_account
+
+if TYPE_CHECKING:
+    from keyrotate.aws.session import AccountSessions
+
+log = logging.getLogger(__name__)
+
+
+def account_tools(
+    account_id: str, sessions: AccountSessions, options: RunOptions, clock: Clock
+) -> AccountTools:
+    """One IAM client and one secret store per account, shared by all its users."""
+    store_account = options.central_account or account_id
+    secrets_client = sessions.client(store_account, "secretsmanager", options.region)
+    return AccountTools(
+        account_id=account_id,
+        partition=sessions.partition,
+        iam=Iam(sessions.client(account_id, "iam")),
+        secrets=SecretStore(
+            secrets_client,
+            account_id=store_account,
+            region=options.region,
+            kms_key_id=options.kms_key_id,
+            replica_regions=options.replica_regions,
+        ),
+        options=options,
+        clock=clock,
+    )
+
+
+def run_account(
+    account: Account,
+    sessions: AccountSessions,
+    options: RunOptions,
+    *,
+    now: datetime,
+    clock: Clock,
+) -> AccountResult:
+    """Never raises for an AWS failure: the account is recorded as failed, with the reason."""
+    try:
+        tools = account_tools(account.account_id, sessions, options, clock)
+        scanned = scan_account(account.account_id, tools.iam, tools.secrets, options)
+    except AwsError as exc:
+        log.warning("account %s failed: %s", account.account_id, exc)
+        return AccountResult(account, error=str(exc))
+    users: list[UserResult] = []
+    for user in scanned:
+        user_plan = plan(user.keys, options.policy, now=now)
+        results = enforce(user_plan, user, tools) if options.enforce else audit(user_plan)
+        users.append(
+            UserResult(user.user.name, user.keys.owner, user.keys.keys, user_plan, results)
+        )
+    return AccountResult(account, tuple(users))

@@ -1,0 +1,168 @@
+"""Carry out one user's plan in enforce mode, in the plan's order (SPEC "Executing a rotation").
+
+Each step records its own outcome; the first failure stops the user's remaining steps
+(they may depend on it) and never the account's other users. Audit mode goes through
+:func:`audit` instead and touches nothing.
+
+A rotation is: intent marker on the user -> create the key -> store it (secret, policy,
+replicas, tags) -> give the user read access -> clear the marker. If storing fails the new
+key is deleted again, so no key exists that no secret holds; if the process dies in between,
+the marker lets the next run find the orphan (engine rule, :func:`keyrotate.domain.is_orphan`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from keyrotate.aws.iam import Iam, NewKey
+from keyrotate.aws.secrets import SecretStore
+from keyrotate.domain import state_tags as tags
+from keyrotate.domain.errors import AwsError, KeySlotsFull
+from keyrotate.domain.models import Action, ActionKind, KeyStatus, Plan
+from keyrotate.domain.results import ActionResult, Outcome, SecretLocation
+from keyrotate.service.options import Clock, RunOptions
+from keyrotate.service.scan import ScannedUser
+
+log = logging.getLogger(__name__)
+
+
+def audit(plan: Plan) -> tuple[ActionResult, ...]:
+    """What enforce would do, done by nobody (SPEC rule 10)."""
+    return tuple(
+        ActionResult(a, Outcome.PLANNED if a.kind.changes_keys else Outcome.NOTICE)
+        for a in plan.actions
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTools:
+    """The clients of one account's run, made once per account and shared by its users."""
+
+    account_id: str
+    partition: str
+    iam: Iam
+    secrets: SecretStore
+    options: RunOptions
+    clock: Clock
+
+    def read_policy_arn(self) -> str | None:
+        name = self.options.read_policy_name
+        if not name:
+            return None
+        return f"arn:{self.partition}:iam::{self.account_id}:policy/{name}"
+
+
+def enforce(plan: Plan, user: ScannedUser, tools: AccountTools) -> tuple[ActionResult, ...]:
+    results: list[ActionResult] = []
+    failed = False
+    for action in plan.actions:
+        if not action.kind.changes_keys:
+            results.append(ActionResult(action, Outcome.NOTICE))
+        elif failed:
+            results.append(ActionResult(action, Outcome.SKIPPED, "an earlier step failed"))
+        else:
+            result = _execute(action, user, tools)
+            failed = result.outcome is Outcome.FAILED
+            results.append(result)
+    if not failed and user.keys.state.intent_at is not None:
+        # Orphans are gone and any rotation completed: the marker has served its purpose.
+        _quietly(lambda: tools.iam.untag_user(user.user.name, [tags.USER_INTENT]))
+    return tuple(results)
+
+
+def _execute(action: Action, user: ScannedUser, tools: AccountTools) -> ActionResult:
+    try:
+        if action.kind is ActionKind.ROTATE:
+            return _rotate(action, user, tools)
+        if action.kind is ActionKind.DEACTIVATE:
+            _deactivate(action, user, tools)
+        else:
+            _delete(action, user, tools)
+    except KeySlotsFull as exc:
+        return ActionResult(action, Outcome.FAILED, f"another run is rotating this user ({exc})")
+    except AwsError as exc:
+        log.warning("%s of %s failed: %s", action.kind.value, action.key_id, exc)
+        return ActionResult(action, Outcome.FAILED, str(exc))
+    return ActionResult(action, Outcome.DONE)
+
+
+def _deactivate(action: Action, user: ScannedUser, tools: AccountTools) -> None:
+    assert action.key_id is not None
+    name = user.user.name
+    moment = tags.stamp(tools.clock())
+    # Record first: a recorded deactivation of a still-active key only delays its deletion.
+    tools.iam.tag_user(name, {tags.USER_DEACTIVATED + action.key_id: moment})
+    tools.iam.set_key_status(name, action.key_id, KeyStatus.INACTIVE)
+    if user.secret is not None and action.key_id != user.keys.state.secret_key_id:
+        tools.secrets.tag(
+            user.secret_name,
+            {tags.PREDECESSOR_TAG: action.key_id, tags.PREDECESSOR_DEACTIVATED_TAG: moment},
+        )
+
+
+def _delete(action: Action, user: ScannedUser, tools: AccountTools) -> None:
+    assert action.key_id is not None
+    name = user.user.name
+    tools.iam.delete_key(name, action.key_id)
+    marker = tags.USER_DEACTIVATED + action.key_id
+    if marker in user.tags:
+        _quietly(lambda: tools.iam.untag_user(name, [marker]))
+    if user.secret is not None and action.key_id == user.keys.state.secret_key_id:
+        tools.secrets.tag(user.secret_name, {tags.STALE_TAG: "true"})
+
+
+def _rotate(action: Action, user: ScannedUser, tools: AccountTools) -> ActionResult:
+    name = user.user.name
+    tools.iam.tag_user(name, {tags.USER_INTENT: tags.stamp(tools.clock())})
+    new_key = tools.iam.create_key(name)
+    try:
+        location = _store(new_key, user, tools)
+    except AwsError as exc:
+        undo = "the new key was deleted again"
+        try:
+            tools.iam.delete_key(name, new_key.key_id)
+        except AwsError as undo_exc:  # the intent marker stays: the next run removes it
+            undo = f"deleting the new key failed too ({undo_exc}); the next run removes it"
+        return ActionResult(action, Outcome.FAILED, f"storing the new key failed: {exc}; {undo}")
+    note = _grant_read(name, tools)
+    return ActionResult(action, Outcome.DONE, note, new_key.key_id, location)
+
+
+def _store(new_key: NewKey, user: ScannedUser, tools: AccountTools) -> SecretLocation:
+    value = {
+        "AccessKeyId": new_key.key_id,
+        "UserName": new_key.user_name,
+        "CreateDate": new_key.created.isoformat(),
+    }
+    state = {
+        tags.HELD_KEY_TAG: new_key.key_id,
+        tags.ROTATED_AT_TAG: tags.stamp(new_key.created),
+        tags.STALE_TAG: "false",
+        tags.ACCOUNT_TAG: tools.account_id,
+        tags.USER_NAME_TAG: new_key.user_name,
+    }
+    readers = (user.user.arn, *tools.options.reader_principals)
+    return tools.secrets.store(
+        user.secret_name, value=value, secret=new_key.secret, tags=state, readers=readers
+    )
+
+
+def _grant_read(user_name: str, tools: AccountTools) -> str | None:
+    """Attach the read-own-secret policy; a failure is reported, the rotation stands."""
+    policy_arn = tools.read_policy_arn()
+    if policy_arn is None:
+        return None
+    try:
+        tools.iam.ensure_policy_attached(user_name, policy_arn)
+    except AwsError as exc:
+        return f"the new key is stored, but granting the user read access failed: {exc}"
+    return None
+
+
+def _quietly(step: Callable[[], None]) -> None:
+    try:
+        step()
+    except AwsError as exc:
+        log.warning("housekeeping step failed (harmless, retried next run): %s", exc)
