@@ -1,0 +1,317 @@
+"""The one validated configuration model, and the table that names its environment variables.
+
+``ENV_VARIABLES`` is the single source for the field <-> environment-name mapping; the names
+follow the parameters of the AWS pattern (``DryRunFlag``, ``RotationPeriod``, ...) so the
+Lambda deployment passes CloudFormation parameters straight through as environment variables.
+
+Field checks live in :mod:`keyrotate.config.values`; the checks that involve several fields
+live in :meth:`Settings._check_combination`, and the rotation thresholds are checked by
+:class:`~keyrotate.domain.policy.RotationPolicy` itself (one rule, one place).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Annotated, Final, Literal, NamedTuple
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, model_validator
+
+from keyrotate.config.regions import partition_for_region
+from keyrotate.config.values import (
+    AccountId,
+    BucketName,
+    Days,
+    EmailAddress,
+    EmailSender,
+    ExternalId,
+    Flag,
+    ForcedUser,
+    GroupName,
+    HostName,
+    IamName,
+    OrgId,
+    OrgUnitId,
+    Port,
+    PrincipalArn,
+    Region,
+    SecretNameFormat,
+    SessionName,
+    SsmParameterName,
+    TagKey,
+    TemplateLocation,
+    WorkerCount,
+    comma_list,
+    lowercase,
+)
+from keyrotate.domain.errors import InputError
+from keyrotate.domain.policy import RotationPolicy, UnusedKeyAction
+
+
+class EmailTransport(StrEnum):
+    SES = "ses"
+    SMTP = "smtp"
+    FILE = "file"  # write .eml files to mail_dir (demo, air-gapped review)
+    NONE = "none"
+
+
+class SmtpSecurity(StrEnum):
+    STARTTLS = "starttls"
+    TLS = "tls"
+    NONE = "none"
+
+
+class ScanMode(StrEnum):
+    """How users and keys are read: the IAM credential report, per-user calls, or the cheaper."""
+
+    AUTO = "auto"
+    REPORT = "report"
+    PER_USER = "per-user"
+
+
+Source = Literal["flag", "env", "file", "default"]
+
+#: field name -> environment variable names, first match wins. One table, used by the loader,
+#: by ``keyrotate config`` and by the deployment templates' tests.
+ENV_VARIABLES: Final = MappingProxyType(
+    {
+        "dry_run": ("DryRunFlag",),
+        "rotate_after_days": ("RotationPeriod",),
+        "deactivate_after_days": ("InactivePeriod",),
+        "delete_after_days": ("DeletePeriod",),
+        "warn_before_days": ("WarnPeriod",),
+        "unused_key_action": ("UnusedKeyAction",),
+        "hold_if_previous_in_use": ("HoldIfPreviousInUse",),
+        "hold_escalate_after_days": ("HoldEscalateAfter",),
+        "org_list_account": ("OrgListAccount",),
+        "org_list_role": ("OrgListRole",),
+        "aws_org_id": ("AWSOrgID",),
+        "iam_role_name": ("IAMRoleName",),
+        "external_id": ("ExternalId",),
+        "session_name": ("SessionName",),
+        "organizational_units": ("OrganizationalUnits",),
+        "include_accounts": ("IncludeAccounts",),
+        "exclude_accounts": ("ExcludeAccounts",),
+        "exemption_group": ("IAMExemptionGroup",),
+        "exemption_tag": ("ExemptionTag",),
+        "resource_owner_tag": ("ResourceOwnerTag",),
+        "force_users": ("ForceUsers",),
+        "workers": ("MaxWorkers",),
+        "region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+        "profile": ("AWS_PROFILE",),
+        "scan_mode": ("ScanMode",),
+        "verify_new_keys": ("VerifyNewKeys",),
+        "store_secrets_in_central_account": ("StoreSecretsInCentralAccount",),
+        "central_account": ("CentralAccount",),
+        "secrets_kms_key_id": ("SecretsKmsKeyId",),
+        "secret_name_format": ("SecretNameFormat",),
+        "secret_reader_principals": ("SecretReaderPrincipals",),
+        "credential_replication_regions": ("CredentialReplicationRegions",),
+        "admin_email_address": ("AdminEmailAddress",),
+        "email_transport": ("EmailTransport",),
+        "email_sender": ("EmailSender",),
+        "ses_region": ("SESRegion",),
+        "smtp_host": ("SMTPHost",),
+        "smtp_port": ("SMTPPort",),
+        "smtp_security": ("SMTPSecurity",),
+        "smtp_user_param_name": ("SMTPUserParamName",),
+        "smtp_password_param_name": ("SMTPPasswordParamName",),
+        "mail_dir": ("MailDir",),
+        "email_template_audit": ("EmailTemplateAudit",),
+        "email_template_enforce": ("EmailTemplateEnforce",),
+        "email_template_digest": ("EmailTemplateDigest",),
+        "email_footer": ("EmailFooter",),
+        "run_lambda_in_vpc": ("RunLambdaInVPC",),
+        "report_bucket": ("ReportBucket",),
+        "report_prefix": ("ReportPrefix",),
+    }
+)
+
+#: field name -> its (primary) environment variable name.
+ENV_NAMES: Final = MappingProxyType({field: names[0] for field, names in ENV_VARIABLES.items()})
+
+_List = BeforeValidator(comma_list)
+_Lower = BeforeValidator(lowercase)
+
+
+class SettingRow(NamedTuple):
+    """One line of ``keyrotate config``: where a value came from."""
+
+    field: str
+    env_name: str
+    value: object
+    source: Source
+
+
+class Settings(BaseModel):
+    """Everything a run needs to know, validated before any AWS call. Immutable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # lifecycle (SPEC.md "Policy"); audit is the default everywhere
+    dry_run: Flag = True
+    rotate_after_days: Days = 90
+    deactivate_after_days: Days = 100
+    delete_after_days: Days = 110
+    warn_before_days: Days = 7
+    unused_key_action: Annotated[UnusedKeyAction, _Lower] = UnusedKeyAction.DEACTIVATE
+    hold_if_previous_in_use: Flag = True
+    hold_escalate_after_days: Days = 14
+
+    # the organization and the accounts in scope
+    org_list_account: AccountId | None = None
+    org_list_role: IamName = "keyrotate-org-list"
+    aws_org_id: OrgId | None = None
+    iam_role_name: IamName = "keyrotate-member"
+    external_id: ExternalId | None = None
+    session_name: SessionName = "keyrotate"
+    organizational_units: Annotated[tuple[OrgUnitId, ...], _List] = ()
+    include_accounts: Annotated[tuple[AccountId, ...], _List] = ()
+    exclude_accounts: Annotated[tuple[AccountId, ...], _List] = ()
+    exemption_group: GroupName = "IAMKeyRotationExemptionGroup"
+    exemption_tag: TagKey = "keyrotate:exempt"
+    resource_owner_tag: TagKey = "ResourceOwner"
+    force_users: Annotated[tuple[ForcedUser, ...], _List] = ()
+    workers: WorkerCount = 8
+    region: Region | None = None
+    profile: str | None = None
+    scan_mode: Annotated[ScanMode, _Lower] = ScanMode.AUTO
+    verify_new_keys: Flag = True
+
+    # secrets
+    store_secrets_in_central_account: Flag = False
+    central_account: AccountId | None = None
+    secrets_kms_key_id: str | None = None
+    secret_name_format: SecretNameFormat = "keyrotate/{account_id}/{user_name}"
+    secret_reader_principals: Annotated[tuple[PrincipalArn, ...], _List] = ()
+    credential_replication_regions: Annotated[tuple[Region, ...], _List] = ()
+
+    # notification
+    admin_email_address: EmailAddress | None = None
+    email_transport: Annotated[EmailTransport, _Lower] = EmailTransport.NONE
+    email_sender: EmailSender | None = None
+    ses_region: Region | None = None
+    smtp_host: HostName | None = None
+    smtp_port: Port = 587
+    smtp_security: Annotated[SmtpSecurity, _Lower] = SmtpSecurity.STARTTLS
+    smtp_user_param_name: SsmParameterName | None = None
+    smtp_password_param_name: SsmParameterName | None = None
+    mail_dir: str = "keyrotate-mail"
+    email_template_audit: TemplateLocation | None = None
+    email_template_enforce: TemplateLocation | None = None
+    email_template_digest: TemplateLocation | None = None
+    email_footer: str = ""
+
+    # deployment and reports
+    run_lambda_in_vpc: Flag = False
+    report_bucket: BucketName | None = None
+    report_prefix: str = "keyrotate/reports/"
+
+    _sources: dict[str, Source] = PrivateAttr(default_factory=dict)
+
+    def policy(self) -> RotationPolicy:
+        """The engine's policy. Raises PolicyError (an InputError) for bad thresholds."""
+        return RotationPolicy(
+            rotate_after_days=self.rotate_after_days,
+            deactivate_after_days=self.deactivate_after_days,
+            delete_after_days=self.delete_after_days,
+            warn_before_days=self.warn_before_days,
+            unused_key_action=self.unused_key_action,
+            hold_if_previous_in_use=self.hold_if_previous_in_use,
+            hold_escalate_after_days=self.hold_escalate_after_days,
+        )
+
+    @property
+    def enforce(self) -> bool:
+        return not self.dry_run
+
+    @property
+    def mode(self) -> Literal["audit", "enforce"]:
+        return "audit" if self.dry_run else "enforce"
+
+    def forced_user_ids(self) -> frozenset[tuple[str, str]]:
+        """``force_users`` as (account_id, user_name) pairs."""
+        return frozenset(
+            (account, user) for account, user in (item.split(":", 1) for item in self.force_users)
+        )
+
+    @property
+    def secrets_account(self) -> str | None:
+        """Where secrets are stored in central mode (None: in each key's own account)."""
+        if not self.store_secrets_in_central_account:
+            return None
+        return self.central_account or self.org_list_account
+
+    @property
+    def effective_ses_region(self) -> str | None:
+        return self.ses_region or self.region
+
+    def source_of(self, field: str) -> Source:
+        return self._sources.get(field, "default")
+
+    def describe(self) -> tuple[SettingRow, ...]:
+        """Every setting with its value and where it came from (flag/env/file/default)."""
+        values = self.model_dump(mode="json")
+        return tuple(
+            SettingRow(name, ENV_NAMES[name], values[name], self.source_of(name))
+            for name in type(self).model_fields
+        )
+
+    @model_validator(mode="after")
+    def _check_combination(self) -> Settings:
+        # Raised as InputError (not ValueError) on purpose: pydantic lets it through untouched
+        # and the loader adds where the value came from.
+        self.policy()
+        if self.email_transport is EmailTransport.SMTP and not self.smtp_host:
+            raise InputError(
+                "smtp_host",
+                self.smtp_host,
+                "set the SMTP server's host name when email_transport is 'smtp'",
+            )
+        if (
+            self.email_transport in (EmailTransport.SES, EmailTransport.SMTP)
+            and not self.email_sender
+        ):
+            raise InputError(
+                "email_sender",
+                self.email_sender,
+                f"set the From address when email_transport is '{self.email_transport}'",
+            )
+        if (
+            self.store_secrets_in_central_account
+            and self.central_account is None
+            and self.org_list_account is None
+        ):
+            raise InputError(
+                "central_account",
+                self.central_account,
+                "set the account that keeps the secrets (or org_list_account) when "
+                "store_secrets_in_central_account is true",
+            )
+        both = sorted(set(self.include_accounts) & set(self.exclude_accounts))
+        if both:
+            raise InputError(
+                "exclude_accounts", both[0], "an account cannot be both included and excluded"
+            )
+        self._check_replication_regions()
+        return self
+
+    def _check_replication_regions(self) -> None:
+        seen: set[str] = set()
+        for region in self.credential_replication_regions:
+            if region in seen:
+                raise InputError("credential_replication_regions", region, "list each region once")
+            seen.add(region)
+            if region == self.region:
+                raise InputError(
+                    "credential_replication_regions",
+                    region,
+                    "leave out the home region: the secret already lives there",
+                )
+            if self.region and partition_for_region(region) != partition_for_region(self.region):
+                raise InputError(
+                    "credential_replication_regions",
+                    region,
+                    f"use regions of the home region's partition "
+                    f"({partition_for_region(self.region)}): secrets cannot replicate across",
+                )

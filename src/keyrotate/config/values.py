@@ -1,0 +1,317 @@
+"""Validated value types for :class:`~keyrotate.config.settings.Settings`.
+
+Each type is ``Annotated[<python type>, BeforeValidator(...)]``. The validator accepts what the
+three sources actually deliver (YAML scalars, environment strings, CLI strings) and rejects
+anything else with a :class:`PydanticCustomError` whose message *is the fix*, so the loader
+can print "<field>: <value> is not valid: <fix>" without pydantic's wording.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from email.utils import parseaddr
+from string import Formatter
+from typing import Annotated
+
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
+
+from keyrotate.config.regions import is_known_region, known_regions
+
+
+def problem(kind: str, fix: str) -> PydanticCustomError:
+    """A validation error whose message is ``fix`` verbatim (braces in it are not templated)."""
+    return PydanticCustomError(kind, "{fix}", {"fix": fix})
+
+
+# --- booleans and numbers ------------------------------------------------------------------
+
+TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
+FALSE_WORDS = frozenset({"false", "no", "0", "off"})
+
+
+def _flag(value: object) -> bool:
+    # CloudFormation passes "True"/"False"; YAML 1.1 already turns yes/no/on/off into bools.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    raise problem("boolean", "use true or false (yes/no, on/off and 1/0 also work)")
+
+
+def _whole_number(value: object) -> int:
+    if isinstance(value, bool):  # bool is an int subclass; "rotate after True days" is a typo
+        raise problem("whole_number", "use a whole number, e.g. 90")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        return int(value.strip())
+    raise problem("whole_number", "use a whole number, e.g. 90")
+
+
+def _number_between(low: int, high: int, what: str) -> Callable[[object], int]:
+    def check(value: object) -> int:
+        number = _whole_number(value)
+        if not low <= number <= high:
+            raise problem("out_of_range", f"use {what} from {low} to {high}")
+        return number
+
+    return check
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Days = Annotated[int, BeforeValidator(_whole_number)]  # positivity/order: RotationPolicy
+WorkerCount = Annotated[
+    int, BeforeValidator(_number_between(1, 64, "a number of parallel accounts"))
+]
+Port = Annotated[int, BeforeValidator(_number_between(1, 65535, "a TCP port number"))]
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+
+def comma_list(value: object) -> object:
+    """Environment variables and flags carry lists as "a,b,c"; YAML may use either form."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]  # a lone unquoted account ID in YAML
+    return value
+
+
+# --- strings matching a pattern ------------------------------------------------------------
+
+
+def _matching(pattern: str, kind: str, fix: str) -> Callable[[object], str]:
+    compiled = re.compile(pattern)
+
+    def check(value: object) -> str:
+        if isinstance(value, str) and compiled.fullmatch(value.strip()):
+            return value.strip()
+        raise problem(kind, fix)
+
+    return check
+
+
+def _pattern(pattern: str, kind: str, fix: str) -> BeforeValidator:
+    return BeforeValidator(_matching(pattern, kind, fix))
+
+
+def _account_id(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # YAML reads an unquoted 123456789012 as a number
+    if isinstance(value, str) and re.fullmatch(r"\d{12}", value.strip()):
+        return value.strip()
+    raise problem(
+        "account_id",
+        "use a 12-digit AWS account ID such as '123456789012'; "
+        "quote it in YAML so leading zeros are kept",
+    )
+
+
+_IAM_NAME_CHARS = r"[A-Za-z0-9_+=,.@-]"
+
+AccountId = Annotated[str, BeforeValidator(_account_id)]
+OrgId = Annotated[
+    str,
+    _pattern(
+        r"o-[a-z0-9]{10,32}",
+        "org_id",
+        "use the organization ID: 'o-' then 10 to 32 lowercase letters or digits",
+    ),
+]
+OrgUnitId = Annotated[
+    str,
+    _pattern(
+        r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32}",
+        "ou_id",
+        "use an OU ID like 'ou-ab12-cdef3456' or the root ID like 'r-ab12'",
+    ),
+]
+IamName = Annotated[
+    str,
+    _pattern(
+        _IAM_NAME_CHARS + "{1,64}",
+        "iam_name",
+        "use 1 to 64 letters, digits or _+=,.@-",
+    ),
+]
+GroupName = Annotated[
+    str,
+    _pattern(
+        _IAM_NAME_CHARS + "{1,128}",
+        "iam_name",
+        "use 1 to 128 letters, digits or _+=,.@-",
+    ),
+]
+SessionName = Annotated[
+    str,
+    _pattern(
+        _IAM_NAME_CHARS + "{2,64}",
+        "session_name",
+        "use 2 to 64 letters, digits or _+=,.@-",
+    ),
+]
+ExternalId = Annotated[
+    str,
+    _pattern(
+        r"[A-Za-z0-9_+=,.@:/-]{2,1224}",
+        "external_id",
+        "use 2 to 1224 letters, digits or _+=,.@:/-",
+    ),
+]
+ForcedUser = Annotated[
+    str,
+    _pattern(
+        r"\d{12}:" + _IAM_NAME_CHARS + "{1,64}",
+        "forced_user",
+        "use ACCOUNTID:USERNAME, e.g. '123456789012:deploy-bot' "
+        "(12-digit account ID, IAM user name of letters, digits and _+=,.@-)",
+    ),
+]
+TagKey = Annotated[
+    str,
+    _pattern(
+        r"[\w .:/=+@-]{1,128}",
+        "tag_key",
+        "use a tag key of 1 to 128 letters, digits, spaces or _.:/=+-@",
+    ),
+]
+PrincipalArn = Annotated[
+    str,
+    _pattern(
+        r"arn:aws[a-z-]*:iam::\d{12}:(root|(user|role)/[A-Za-z0-9_+=,.@/-]+)",
+        "principal_arn",
+        "use an IAM ARN such as 'arn:aws:iam::123456789012:role/app' or '...:user/app'",
+    ),
+]
+SsmParameterName = Annotated[
+    str,
+    _pattern(
+        r"[A-Za-z0-9_.\-/]{1,2048}",
+        "ssm_name",
+        "use an SSM parameter name such as '/keyrotate/smtp/user'",
+    ),
+]
+BucketName = Annotated[
+    str,
+    _pattern(
+        r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+        "bucket",
+        "use an S3 bucket name: 3 to 63 lowercase letters, digits, dots or hyphens",
+    ),
+]
+HostName = Annotated[
+    str,
+    _pattern(r"[A-Za-z0-9.:\[\]-]{1,253}", "host", "use a host name such as 'smtp.example.com'"),
+]
+
+
+# --- regions -------------------------------------------------------------------------------
+
+
+def _region(value: object) -> str:
+    if isinstance(value, str) and is_known_region(value.strip()):
+        return value.strip()
+    # A swapped pair of letters ("us-esat-1") is the usual typo; prefer that over difflib.
+    regions = sorted(known_regions())
+    close = [name for name in regions if sorted(name) == sorted(str(value))]
+    close = close or difflib.get_close_matches(str(value), regions, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise problem("region", f"{hint}use a region name botocore knows, e.g. 'us-east-1'")
+
+
+Region = Annotated[str, BeforeValidator(_region)]
+
+
+# --- e-mail --------------------------------------------------------------------------------
+
+_ADDRESS = re.compile(r"[^@\s<>,;\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+def _email_address(value: object) -> str:
+    if isinstance(value, str) and _ADDRESS.fullmatch(value.strip()):
+        return value.strip()
+    raise problem("email", "use an e-mail address such as 'security@example.com'")
+
+
+def _email_sender(value: object) -> str:
+    """An address, optionally with a display name: 'Key Rotation <keys@example.com>'."""
+    if isinstance(value, str):
+        _, address = parseaddr(value.strip())
+        if _ADDRESS.fullmatch(address) and address in value:
+            return value.strip()
+    raise problem(
+        "email", "use an e-mail address such as 'keys@example.com' or 'Keys <keys@example.com>'"
+    )
+
+
+EmailAddress = Annotated[str, BeforeValidator(_email_address)]
+EmailSender = Annotated[str, BeforeValidator(_email_sender)]
+
+
+# --- templates and secret names ------------------------------------------------------------
+
+_S3_URL = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+")
+
+
+def _template_location(value: object) -> str:
+    # Existence is checked by whoever loads the template (S3 needs a call; paths are relative
+    # to where the tool runs), not here.
+    if isinstance(value, str) and value.strip():
+        location = value.strip()
+        if "://" not in location and not location.startswith("s3:"):
+            return location
+        if _S3_URL.fullmatch(location):
+            return location
+    raise problem("template", "use a local file path or an S3 URL like 's3://bucket/key.html'")
+
+
+TemplateLocation = Annotated[str, BeforeValidator(_template_location)]
+
+SECRET_NAME_PLACEHOLDERS = ("account_id", "user_name")
+_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+
+
+def _secret_name_format(value: object) -> str:
+    allowed = "placeholders are {account_id} and {user_name}"
+    if not isinstance(value, str):
+        raise problem(
+            "secret_name_format", f"use text such as 'keyrotate/{{user_name}}'; {allowed}"
+        )
+    try:
+        placeholders = {name for _, name, _, _ in Formatter().parse(value) if name is not None}
+    except ValueError:
+        raise problem("secret_name_format", f"balance the braces; {allowed}") from None
+    unknown = sorted(placeholders - set(SECRET_NAME_PLACEHOLDERS))
+    if unknown:
+        names = ", ".join("{" + name + "}" for name in unknown)
+        raise problem("secret_name_format", f"remove {names}: the only {allowed}")
+    if "user_name" not in placeholders:
+        raise problem("secret_name_format", "include {user_name} so every user gets its own secret")
+    sample = value.format(account_id="123456789012", user_name="user")
+    if not _SECRET_NAME.fullmatch(sample):
+        raise problem(
+            "secret_name_format",
+            "use only letters, digits and /_+=.@- around the placeholders (a Secrets Manager "
+            "name, at most 512 characters)",
+        )
+    return value
+
+
+SecretNameFormat = Annotated[str, BeforeValidator(_secret_name_format)]
+
+
+def lowercase(value: object) -> object:
+    """Enumerations are matched case-insensitively ('SMTP' means 'smtp')."""
+    return value.strip().lower() if isinstance(value, str) else value
