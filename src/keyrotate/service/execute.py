@@ -66,7 +66,10 @@ def enforce(plan: Plan, user: ScannedUser, tools: AccountTools) -> tuple[ActionR
             result = _execute(action, user, tools)
             failed = result.outcome is Outcome.FAILED
             results.append(result)
-    if not failed and user.keys.state.intent_at is not None:
+    marked = user.keys.state.intent_at is not None or any(
+        r.action.kind is ActionKind.ROTATE and r.outcome is Outcome.DONE for r in results
+    )
+    if marked and not failed:
         # Orphans are gone and any rotation completed: the marker has served its purpose.
         _quietly(lambda: tools.iam.untag_user(user.user.name, [tags.USER_INTENT]))
     return tuple(results)

@@ -1,0 +1,148 @@
+"""The run report: a stable JSON document (schema in README "Report") and its summary.
+
+One record per key carries at least: account_id, user_name, access_key_id, status, created,
+age_days, last_used, action, reason, due, outcome. Fields are only ever added, never renamed
+or removed, within a ``schema_version``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from keyrotate.domain.models import ActionKind
+from keyrotate.domain.results import AccountResult, Outcome, RunReport, UserResult
+
+SCHEMA_VERSION = 1
+SECONDS_PER_DAY = 86_400
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def key_records(account: AccountResult, now: datetime) -> Iterator[dict[str, Any]]:
+    for user in account.users:
+        yield from _user_records(account, user, now)
+
+
+def _user_records(
+    account: AccountResult, user: UserResult, now: datetime
+) -> Iterator[dict[str, Any]]:
+    exempt = next((r for r in user.results if r.action.kind is ActionKind.EXEMPT), None)
+    for key in user.keys:
+        result = exempt or user.result_for(key.key_id)
+        action = result.action if result else None
+        secret = result.secret if result else None
+        yield {
+            "account_id": account.account.account_id,
+            "user_name": user.user_name,
+            "owner": user.owner,
+            "access_key_id": key.key_id,
+            "status": key.status.value,
+            "current": key.key_id == user.plan.current_key_id,
+            "created": _iso(key.created),
+            "age_days": round((now - key.created).total_seconds() / SECONDS_PER_DAY, 2),
+            "last_used": _iso(key.last_used),
+            "action": action.kind.value if action else None,
+            "upcoming": action.upcoming.value if action and action.upcoming else None,
+            "reason": action.reason.sentence if action else None,
+            "due": _iso(action.due) if action else None,
+            "overdue": bool(action and action.overdue),
+            "outcome": (result.outcome if result else Outcome.NONE).value,
+            "error": result.error if result else None,
+            "new_access_key_id": result.new_key_id if result else None,
+            "secret_name": secret.name if secret else None,
+            "secret_arn": secret.arn if secret else None,
+            "secret_region": secret.region if secret else None,
+        }
+
+
+def summarize(report: RunReport) -> dict[str, Any]:
+    """Counts for the summary table and the report's ``summary`` object."""
+    actions: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+    users = keys = exempt = 0
+    for account in report.accounts:
+        for user in account.users:
+            users += 1
+            keys += len(user.keys)
+            exempt += user.exempt
+            for result in user.results:
+                if result.action.kind is not ActionKind.EXEMPT:
+                    actions[result.action.kind.value] += 1
+                if result.action.kind.changes_keys:
+                    outcomes[result.outcome.value] += 1
+    return {
+        "accounts": sum(1 for a in report.accounts if a.skipped is None),
+        "accounts_failed": sum(1 for a in report.accounts if a.failed),
+        "accounts_skipped": sum(1 for a in report.accounts if a.skipped is not None),
+        "users": users,
+        "keys": keys,
+        "exempt_users": exempt,
+        "actions": {
+            kind.value: actions.get(kind.value, 0)
+            for kind in ActionKind
+            if kind is not ActionKind.EXEMPT
+        },
+        "outcomes": dict(sorted(outcomes.items())),
+        "holds": actions.get(ActionKind.HOLD.value, 0),
+        "blocked": actions.get(ActionKind.BLOCKED.value, 0),
+        "failed_actions": outcomes.get(Outcome.FAILED.value, 0),
+        "notifications_failed": sum(1 for n in report.notifications if not n.sent),
+    }
+
+
+def account_entry(account: AccountResult) -> dict[str, Any]:
+    status = "skipped" if account.skipped else "failed" if account.failed else "ok"
+    return {
+        "account_id": account.account.account_id,
+        "name": account.account.name,
+        "email": account.account.email,
+        "ou_path": account.account.ou_path,
+        "account_status": account.account.status,
+        "status": status,
+        "reason": account.skipped or account.error,
+        "scan_path": account.scan_path if status == "ok" else None,
+        "users": len(account.users),
+        "keys": sum(len(u.keys) for u in account.users),
+        "notes": list(account.notes),
+    }
+
+
+def to_document(report: RunReport) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "mode": report.mode,
+        "started": _iso(report.started),
+        "finished": _iso(report.finished),
+        "summary": summarize(report),
+        "accounts": [account_entry(a) for a in report.accounts],
+        "keys": [r for a in report.accounts for r in key_records(a, report.started)],
+        "notifications": [
+            {
+                "recipient": n.recipient,
+                "role": n.role,
+                "account_id": n.account_id,
+                "sent": n.sent,
+                "error": n.error,
+            }
+            for n in report.notifications
+        ],
+    }
+
+
+def write_report(report: RunReport, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_document(report), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def exit_code(report: RunReport) -> int:
+    """0 when everything ran; 1 when an account or an action failed."""
+    summary = summarize(report)
+    return 1 if summary["accounts_failed"] or summary["failed_actions"] else 0
