@@ -53,7 +53,9 @@ class Fault:
     Without ``rate``: matching calls are numbered from 1; calls ``nth`` .. ``nth + times - 1``
     fail (``times=None``: every call from ``nth`` on). With ``rate``: each matching call fails
     with that probability, drawn from ``random.Random(seed)``; ``nth`` and ``times`` are then
-    ignored. ``account_id`` limits the fault to calls routed to that account.
+    ignored. ``account_id`` limits the fault to calls routed to (made by) that account;
+    ``body_contains`` to requests whose raw body contains that text, e.g. a member account id
+    to deny ``AssumeRole`` into that one account (an account "with no role").
     """
 
     service: str
@@ -64,6 +66,7 @@ class Fault:
     rate: float | None = None
     seed: int = 0
     account_id: str | None = None
+    body_contains: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -89,6 +92,7 @@ class Fault:
             rate=None if data.get("rate") is None else float(str(data["rate"])),
             seed=int(str(data.get("seed", 0))),
             account_id=None if data.get("account_id") is None else str(data["account_id"]),
+            body_contains=None if data.get("body_contains") is None else str(data["body_contains"]),
         )
 
 
@@ -110,12 +114,13 @@ class _Armed:
     matched: int = 0
     fired: int = 0
 
-    def matches(self, info: RequestInfo, account_id: str | None) -> bool:
+    def matches(self, info: RequestInfo, account_id: str | None, body: bytes) -> bool:
         fault = self.fault
         return (
             fault.service == info.service
             and fault.operation in (ANY, info.operation)
             and (fault.account_id is None or fault.account_id == account_id)
+            and (fault.body_contains is None or fault.body_contains.encode("utf-8") in body)
         )
 
     def should_fire(self) -> bool:
@@ -176,10 +181,11 @@ class FaultInjector:
             return self._app(environ, start_response)
         info = inspect_request(environ)
         account_id = _account_if_needed(environ, info, armed)
+        body = read_body(environ) if any(a.fault.body_contains for a in armed) else b""
         chosen: Fault | None = None
         with self._lock:
             for candidate in armed:
-                if candidate.matches(info, account_id) and candidate.should_fire():
+                if candidate.matches(info, account_id, body) and candidate.should_fire():
                     chosen = candidate.fault
                     self._fired.append(
                         FiredFault(
