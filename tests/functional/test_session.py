@@ -265,6 +265,7 @@ def test_unassumable_role_raises_access_denied_naming_account_and_role(
     message = str(caught.value)
     assert MEMBER in message
     assert f"arn:aws:iam::{MEMBER}:role/{ROLE}" in message
+    assert message.count("sts:AssumeRole failed: AccessDenied") == 1
     assert caught.value.operation == "sts:AssumeRole"
     assert caught.value.code == "AccessDenied"
     # Every other account still works.

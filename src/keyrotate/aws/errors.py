@@ -55,6 +55,13 @@ def _is_key_quota(exc: ClientError, code: str, message: str) -> bool:
     )
 
 
+def error_message(exc: BotoCoreError | ClientError) -> str:
+    """The service's own message for ``exc`` (no operation or code prefix), redacted."""
+    if isinstance(exc, ClientError):
+        return redact(str(exc.response.get("Error", {}).get("Message") or exc))
+    return redact(str(exc))
+
+
 def aws_error(exc: BotoCoreError | ClientError, operation: str, hint: str = "") -> AwsError:
     """The keyrotate error for a botocore failure of ``operation`` (e.g. ``"iam:ListUsers"``).
 
@@ -63,13 +70,13 @@ def aws_error(exc: BotoCoreError | ClientError, operation: str, hint: str = "") 
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code") or "Unknown")
-        message = redact(str(error.get("Message") or exc))
+        message = error_message(exc)
         if code in ACCESS_DENIED_CODES:
             return AccessDenied(operation, code, f"{message}. {hint}" if hint else message)
         if _is_key_quota(exc, code, message):
             return KeySlotsFull(operation, code, message)
         return AwsError(operation, code, message)
-    return AwsError(operation, type(exc).__name__, redact(str(exc)))
+    return AwsError(operation, type(exc).__name__, error_message(exc))
 
 
 @contextmanager

@@ -36,7 +36,7 @@ from botocore.config import Config
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, UnknownRegionError
 
-from keyrotate.aws.errors import aws_error, translate
+from keyrotate.aws.errors import aws_error, error_message, translate
 from keyrotate.domain.errors import InputError
 
 if TYPE_CHECKING:
@@ -258,10 +258,10 @@ class AccountSessions:
             except (ClientError, BotoCoreError) as exc:
                 first = aws_error(exc, "sts:AssumeRole")
                 message = (
-                    f"cannot assume {arn} in account {account_id}: {first}. Fix: deploy the "
-                    f"role in account {account_id} and let the caller assume it (trust policy"
-                    f"{', external id' if self._external_id else ''}), or leave the account "
-                    "out of scope"
+                    f"cannot assume {arn} in account {account_id}: {error_message(exc)}. "
+                    f"Fix: deploy the role in account {account_id} and let the caller assume "
+                    f"it (trust policy{', external id' if self._external_id else ''}), or "
+                    "leave the account out of scope"
                 )
                 raise type(first)("sts:AssumeRole", first.code, message) from exc
             return {
