@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
-from keyrotate.domain.errors import AccessDenied, AwsError
+from keyrotate.aws.errors import translate
+from keyrotate.domain.errors import AwsError
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -33,15 +32,8 @@ def parse_s3_url(url: str) -> tuple[str, str] | None:
 def get_object_text(bucket: str, key: str, *, client: S3Client | None = None) -> str:
     """The object's body decoded as UTF-8."""
     s3 = client or make_client()
-    try:
+    with translate("s3:GetObject"):
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        kind = AccessDenied if code in {"AccessDenied", "AccessDeniedException"} else AwsError
-        raise kind("s3:GetObject", code, f"s3://{bucket}/{key}: {code}") from exc
-    except BotoCoreError as exc:
-        raise AwsError("s3:GetObject", type(exc).__name__, str(exc)) from exc
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -11,9 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
-from keyrotate.domain.errors import AccessDenied, AwsError
+from keyrotate.aws.errors import translate
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -36,17 +34,10 @@ def send_raw_email(
 ) -> str:
     """Send ``raw_message`` from ``sender`` to ``recipients``; returns SES's message id."""
     ses = client or make_client()
-    try:
+    with translate("ses:SendRawEmail"):
         response = ses.send_raw_email(
             Source=sender,
             Destinations=list(recipients),
             RawMessage={"Data": raw_message},
         )
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        kind = AccessDenied if code in {"AccessDenied", "AccessDeniedException"} else AwsError
-        raise kind("ses:SendRawEmail", code, str(error.get("Message", ""))) from exc
-    except BotoCoreError as exc:
-        raise AwsError("ses:SendRawEmail", type(exc).__name__, str(exc)) from exc
     return response["MessageId"]

@@ -9,9 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
-from keyrotate.domain.errors import AccessDenied, AwsError
+from keyrotate.aws.errors import translate
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -29,13 +27,6 @@ def make_client(session: Session | None = None, region: str | None = None) -> SS
 def get_secure_parameter(name: str, *, client: SSMClient | None = None) -> str:
     """The decrypted value of parameter ``name``."""
     ssm = client or make_client()
-    try:
+    with translate("ssm:GetParameter"):
         response = ssm.get_parameter(Name=name, WithDecryption=True)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        kind = AccessDenied if code in {"AccessDenied", "AccessDeniedException"} else AwsError
-        raise kind("ssm:GetParameter", code, f"parameter {name!r}: {code}") from exc
-    except BotoCoreError as exc:
-        raise AwsError("ssm:GetParameter", type(exc).__name__, str(exc)) from exc
     return response["Parameter"].get("Value", "")

@@ -1,0 +1,286 @@
+"""What each recipient should hear, worked out from a run's results. Pure: no I/O, no Jinja.
+
+These records are the variables the templates see (documented in the package docstring):
+an owner's mail lists ``accounts`` → ``users`` → ``items``; the admin digest gets a
+:class:`Digest`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from keyrotate.domain.models import ActionKind
+from keyrotate.domain.policy import RotationPolicy
+from keyrotate.domain.results import (
+    AccountResult,
+    ActionResult,
+    NotificationResult,
+    Outcome,
+    RunReport,
+    SecretLocation,
+    UserResult,
+)
+
+ACCOUNT_OWNER = "account-owner"
+RESOURCE_OWNER = "resource-owner"
+ADMIN = "admin"
+
+# Deliberately strict: an owner tag is free text typed by people, and a value that is not a
+# plain address must never reach a mail header (header injection) or a relay.
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
+
+
+def is_address(value: str) -> bool:
+    return _ADDRESS.fullmatch(value) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One action shown to people. ``secret`` is set for a new key: where to fetch it."""
+
+    kind: str
+    outcome: str
+    key_id: str | None
+    due: datetime | None
+    reason: str
+    upcoming: str | None
+    overdue: bool
+    error: str | None
+    new_key_id: str | None
+    secret: SecretLocation | None
+    fetch_command: str | None
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserSection:
+    user_name: str
+    owner: str | None
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSection:
+    account_id: str
+    account_name: str
+    account_email: str
+    users: tuple[UserSection, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """One owner mail: who, in which role, and the accounts/users they hear about."""
+
+    recipient: str
+    role: str
+    accounts: tuple[AccountSection, ...]
+
+    @property
+    def account_id(self) -> str | None:
+        return self.accounts[0].account_id if len(self.accounts) == 1 else None
+
+    @property
+    def items(self) -> tuple[Item, ...]:
+        return tuple(i for a in self.accounts for u in a.users for i in u.items)
+
+
+def _item(result: ActionResult) -> Item:
+    action = result.action
+    return Item(
+        kind=action.kind.value,
+        outcome=result.outcome.value,
+        key_id=action.key_id,
+        due=action.due,
+        reason=action.reason.sentence,
+        upcoming=action.upcoming.value if action.upcoming else None,
+        overdue=action.overdue,
+        error=result.error,
+        new_key_id=result.new_key_id,
+        secret=result.secret,
+        fetch_command=result.secret.fetch_command() if result.secret else None,
+        description=action.describe(),
+    )
+
+
+def _worth_telling(result: ActionResult) -> bool:
+    # An exemption is the user's normal state; repeating it every day is noise.
+    return result.outcome is not Outcome.NONE and result.action.kind is not ActionKind.EXEMPT
+
+
+def user_section(user: UserResult) -> UserSection | None:
+    """The user's news, or ``None`` when there is nothing to tell about it."""
+    items = tuple(_item(r) for r in user.results if _worth_telling(r))
+    return UserSection(user.user_name, user.owner, items) if items else None
+
+
+@dataclass
+class _Draft:
+    recipient: str
+    role: str
+    accounts: dict[str, tuple[AccountResult, list[UserSection]]] = field(default_factory=dict)
+
+    def add(self, account: AccountResult, section: UserSection) -> None:
+        _, users = self.accounts.setdefault(account.account.account_id, (account, []))
+        if all(u.user_name != section.user_name for u in users):
+            users.append(section)
+
+    def audience(self) -> Audience:
+        return Audience(
+            self.recipient,
+            self.role,
+            tuple(
+                AccountSection(a.account.account_id, a.account.name, a.account.email, tuple(users))
+                for a, users in self.accounts.values()
+            ),
+        )
+
+
+def owner_audiences(
+    accounts: Iterable[AccountResult],
+) -> tuple[tuple[Audience, ...], tuple[NotificationResult, ...]]:
+    """One audience per owner address across ``accounts``, and the owners that cannot be mailed.
+
+    An account owner hears about every user of their accounts; a resource owner about their
+    own users, in every account. An address that is both gets one mail, as account owner.
+    Addresses are matched case-insensitively. Owner-tag values that are not addresses come
+    back as unsent :class:`NotificationResult` records, so the admin digest lists them.
+    """
+    drafts: dict[str, _Draft] = {}
+    invalid: dict[tuple[str, str | None], NotificationResult] = {}
+
+    def draft(address: str, role: str) -> _Draft:
+        found = drafts.setdefault(address.lower(), _Draft(address, role))
+        if role == ACCOUNT_OWNER:
+            found.role = ACCOUNT_OWNER
+        return found
+
+    for account in accounts:
+        account_id = account.account.account_id
+        for user in account.users:
+            section = user_section(user)
+            if section is None:
+                continue
+            for address, role in (
+                (account.account.email, ACCOUNT_OWNER),
+                (user.owner, RESOURCE_OWNER),
+            ):
+                if not address:
+                    continue
+                if is_address(address):
+                    draft(address, role).add(account, section)
+                else:
+                    invalid[(address, account_id)] = NotificationResult(
+                        recipient=address,
+                        role=role,
+                        account_id=account_id,
+                        sent=False,
+                        error=(
+                            f"{'account e-mail' if role == ACCOUNT_OWNER else 'owner tag'} "
+                            f"of user {user.user_name!r} is not an e-mail address: "
+                            "set it to one address like name@example.com"
+                        ),
+                    )
+    return tuple(d.audience() for d in drafts.values()), tuple(invalid.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    kind: str
+    outcome: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attention:
+    """A HOLD, BLOCKED or FAILED action someone has to look at."""
+
+    account_id: str
+    account_name: str
+    user_name: str
+    item: Item
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    account_id: str
+    account_name: str
+    status: str  # "ok", "failed", "skipped"
+    reason: str | None
+    users: int
+    keys: int
+    keys_past_rotation: int
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    counts: tuple[Count, ...]
+    attention: tuple[Attention, ...]
+    accounts: tuple[AccountSummary, ...]
+    failed_accounts: tuple[AccountSummary, ...]
+    skipped_accounts: tuple[AccountSummary, ...]
+    failed_notifications: tuple[NotificationResult, ...]
+    keys_past_rotation: int
+    overdue_holds: int
+
+
+_ATTENTION = frozenset({ActionKind.HOLD, ActionKind.BLOCKED})
+
+
+def _summary(account: AccountResult, policy: RotationPolicy, at: datetime) -> AccountSummary:
+    keys = [k for u in account.users for k in u.keys]
+    status = "failed" if account.failed else "skipped" if account.skipped else "ok"
+    return AccountSummary(
+        account_id=account.account.account_id,
+        account_name=account.account.name,
+        status=status,
+        reason=account.error or account.skipped,
+        users=len(account.users),
+        keys=len(keys),
+        keys_past_rotation=sum(1 for k in keys if at - k.created >= policy.rotate_after),
+    )
+
+
+def digest(
+    report: RunReport,
+    policy: RotationPolicy,
+    failed_notifications: Iterable[NotificationResult] = (),
+) -> Digest:
+    """The admin's view of a whole run. Keys past rotation are counted at ``report.started``."""
+    counts: Counter[tuple[str, str]] = Counter()
+    attention: list[Attention] = []
+    for account in report.accounts:
+        for user in account.users:
+            for result in user.results:
+                if result.outcome is Outcome.NONE:
+                    continue
+                counts[(result.action.kind.value, result.outcome.value)] += 1
+                if result.action.kind in _ATTENTION or result.outcome is Outcome.FAILED:
+                    attention.append(
+                        Attention(
+                            account.account.account_id,
+                            account.account.name,
+                            user.user_name,
+                            _item(result),
+                        )
+                    )
+    order = {kind.value: i for i, kind in enumerate(ActionKind)}
+    summaries = tuple(_summary(a, policy, report.started) for a in report.accounts)
+    return Digest(
+        counts=tuple(
+            Count(kind, outcome, n)
+            for (kind, outcome), n in sorted(
+                counts.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])
+            )
+        ),
+        attention=tuple(attention),
+        accounts=summaries,
+        failed_accounts=tuple(s for s in summaries if s.status == "failed"),
+        skipped_accounts=tuple(s for s in summaries if s.status == "skipped"),
+        failed_notifications=tuple(n for n in failed_notifications if not n.sent),
+        keys_past_rotation=sum(s.keys_past_rotation for s in summaries),
+        overdue_holds=sum(1 for a in attention if a.item.kind == "HOLD" and a.item.overdue),
+    )
