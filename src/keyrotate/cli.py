@@ -40,7 +40,11 @@ from rich.console import Console
 from rich.table import Table
 
 from keyrotate.config import Settings, load_settings
+from keyrotate.console import account_progress, actions_table, summary_table
 from keyrotate.domain.errors import InputError, KeyrotateError
+from keyrotate.domain.results import RunReport
+from keyrotate.service.organization import connect, run_organization
+from keyrotate.service.report import exit_code, to_document, write_report
 
 OutputFormat = Literal["table", "json"]
 R = TypeVar("R")
@@ -205,3 +209,32 @@ def show_config(cli: CommandInput) -> None:
         table.add_row(row.field, row.env_name, shown, row.source)
     # Piped or captured output has no width of its own; rich would assume 80 and fold values.
     Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def _finish(cli: CommandInput, report: RunReport, console: Console) -> None:
+    """Print the run (table or JSON), write the report file, exit 1 if anything failed."""
+    document = to_document(report)
+    if cli.report_path is not None:
+        write_report(report, cli.report_path)
+    if cli.output == "json":
+        click.echo(json.dumps(document, indent=2))
+    else:
+        console.print(actions_table(report))
+        console.print(summary_table(report))
+        if cli.report_path is not None:
+            console.print(f"report written to {cli.report_path}")
+    code = exit_code(report)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+@main.command("run")
+@settings_options
+def run_command(cli: CommandInput) -> None:
+    """Audit (default) or --enforce every account of the organization in scope."""
+    console = Console(stderr=False, width=None if sys.stdout.isatty() else 160)
+    organization = connect(cli.settings)
+    total = len(organization.inventory.accounts)
+    with account_progress(Console(stderr=True), total, f"{cli.settings.mode} run") as tick:
+        report = run_organization(organization, on_account_done=tick)
+    _finish(cli, report, console)

@@ -124,6 +124,7 @@ ENV_VARIABLES: Final = MappingProxyType(
         "run_lambda_in_vpc": ("RunLambdaInVPC",),
         "report_bucket": ("ReportBucket",),
         "report_prefix": ("ReportPrefix",),
+        "read_policy_name": ("ReadPolicyName",),
     }
 )
 
@@ -206,6 +207,9 @@ class Settings(BaseModel):
     run_lambda_in_vpc: Flag = False
     report_bucket: BucketName | None = None
     report_prefix: str = "keyrotate/reports/"
+    # The customer-managed policy (member-role.yaml) that lets a user read its own secret;
+    # attached to a user when its first key is stored. Empty: attach nothing.
+    read_policy_name: IamName | None = "keyrotate-read-own-secret"
 
     _sources: dict[str, Source] = PrivateAttr(default_factory=dict)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from keyrotate.domain.models import AccessKey, Account, Action, ActionKind, Plan
+from keyrotate.domain.models import AccessKey, Account, Action, ActionKind, Plan, UserKeys
 
 
 class Outcome(StrEnum):
@@ -55,6 +55,7 @@ class UserResult:
     keys: tuple[AccessKey, ...]
     plan: Plan
     results: tuple[ActionResult, ...]
+    inputs: UserKeys | None = None  # what the engine judged (state, exemption), for forecasts
 
     def result_for(self, key_id: str) -> ActionResult | None:
         """The most significant result touching ``key_id`` (a change before a notice)."""

@@ -64,6 +64,8 @@ def run_account(
         user_plan = plan(user.keys, options.policy, now=now)
         results = enforce(user_plan, user, tools) if options.enforce else audit(user_plan)
         users.append(
-            UserResult(user.user.name, user.keys.owner, user.keys.keys, user_plan, results)
+            UserResult(
+                user.user.name, user.keys.owner, user.keys.keys, user_plan, results, user.keys
+            )
         )
     return AccountResult(account, tuple(users))

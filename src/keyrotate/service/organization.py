@@ -8,16 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from keyrotate.aws.organizations import (
+    Inventory,
+    inventory_client,
+    inventory_principal,
+    list_accounts,
+)
+from keyrotate.aws.session import AccountSessions, base_session, role_session_name
 from keyrotate.domain.models import Account
 from keyrotate.domain.results import AccountResult, RunReport
 from keyrotate.service.account import run_account
-from keyrotate.service.options import Clock, RunOptions
+from keyrotate.service.options import Clock, RunOptions, utc_now
 
 if TYPE_CHECKING:
-    from keyrotate.aws.session import AccountSessions
+    from keyrotate.config import Settings
+
+DEFAULT_REGION = "us-east-1"
 
 AccountDone = Callable[[AccountResult], None]
 
@@ -51,4 +61,76 @@ def run_accounts(
         started=now,
         finished=clock(),
         accounts=tuple(ordered),
+    )
+
+
+def options_from(settings: Settings, region: str) -> RunOptions:
+    """The run's options from validated settings (the one mapping between the two)."""
+    return RunOptions(
+        policy=settings.policy(),
+        enforce=settings.enforce,
+        region=region,
+        exemption_group=settings.exemption_group,
+        exemption_tag=settings.exemption_tag,
+        owner_tag=settings.resource_owner_tag,
+        secret_name_format=settings.secret_name_format,
+        reader_principals=settings.secret_reader_principals,
+        read_policy_name=settings.read_policy_name or None,
+        force_users=settings.forced_user_ids(),
+        central_account=settings.secrets_account,
+        kms_key_id=settings.secrets_kms_key_id,
+        replica_regions=settings.credential_replication_regions,
+        verify_new_keys=settings.verify_new_keys,
+        scan_mode=settings.scan_mode.value,
+        workers=settings.workers,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """The connections of one run: sessions per account, and the inventory of accounts."""
+
+    sessions: AccountSessions
+    inventory: Inventory
+    options: RunOptions
+
+
+def connect(settings: Settings, *, run_id: str = "run") -> Organization:
+    """Build the sessions and list the accounts in scope (no change anywhere)."""
+    base = base_session(settings.profile, settings.region)
+    region = settings.region or base.region_name or DEFAULT_REGION
+    sessions = AccountSessions(
+        base,
+        settings.iam_role_name,
+        region=region,
+        session_name=role_session_name(run_id, settings.session_name),
+        external_id=settings.external_id,
+        assume_in_own_account=False,
+    )
+    client = inventory_client(base, settings.org_list_account, settings.org_list_role, sessions)
+    inventory = list_accounts(
+        client,
+        ou_ids=settings.organizational_units,
+        include=settings.include_accounts,
+        exclude=settings.exclude_accounts,
+        principal=inventory_principal(settings.org_list_account, settings.org_list_role, sessions),
+    )
+    return Organization(sessions, inventory, options_from(settings, region))
+
+
+def run_organization(
+    organization: Organization,
+    *,
+    clock: Clock = utc_now,
+    on_account_done: AccountDone | None = None,
+) -> RunReport:
+    """Run every account in the inventory; the report lists skipped accounts too."""
+    return run_accounts(
+        organization.inventory.accounts,
+        organization.inventory.skipped,
+        organization.sessions,
+        organization.options,
+        now=clock(),
+        clock=clock,
+        on_account_done=on_account_done,
     )
