@@ -128,17 +128,20 @@ def _unknown_key(key: object, where: str) -> InputError:
 
 
 def _yaml_problem(where: str, text: str, exc: yaml.YAMLError) -> InputError:
-    mark = getattr(exc, "problem_mark", None)
     reason = getattr(exc, "problem", None) or "invalid YAML"
-    if mark is None:
-        return InputError(where, "(unparsable)", f"fix the YAML syntax: {reason}")
     lines = text.splitlines()
-    snippet = lines[mark.line].strip() if mark.line < len(lines) else ""
-    return InputError(
-        where,
-        snippet,
-        f"fix the YAML syntax at line {mark.line + 1}, column {mark.column + 1}: {reason}",
-    )
+    # An unclosed bracket is reported at the end of the file; the line that opened it (the
+    # context mark) is the one to show.
+    marks = [getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)]
+    for mark in (m for m in marks if m is not None):
+        snippet = lines[mark.line].strip() if mark.line < len(lines) else ""
+        if snippet:
+            return InputError(
+                where,
+                snippet,
+                f"fix the YAML syntax at line {mark.line + 1}, column {mark.column + 1}: {reason}",
+            )
+    return InputError(where, "(unparsable)", f"fix the YAML syntax: {reason}")
 
 
 class _Origin:
