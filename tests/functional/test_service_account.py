@@ -67,8 +67,10 @@ def test_rotation_creates_a_key_and_stores_it_in_a_secret_readable_only_by_the_u
     moto_endpoint: str, now: datetime
 ) -> None:
     (old,) = _user("svc-rotate", (95, True, 1), now=now)
-    result = _run(True, now)
+    result = _run(True, now, verify_new_keys=True)
     assert _kinds(result, "svc-rotate") == [("ROTATE", "done")]
+    (rotation,) = result.users[0].results
+    assert rotation.verified is True, rotation.error
     keys = boto3.client("iam").list_access_keys(UserName="svc-rotate")["AccessKeyMetadata"]
     new = next(k["AccessKeyId"] for k in keys if k["AccessKeyId"] != old)
     sm = boto3.client("secretsmanager")

@@ -46,6 +46,7 @@ class ActionResult:
     error: str | None = None
     new_key_id: str | None = None
     secret: SecretLocation | None = None
+    verified: bool | None = None  # a new key proved to authenticate (None: not checked)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,18 +14,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from keyrotate.aws.iam import Iam, NewKey
 from keyrotate.aws.secrets import SecretStore
+from keyrotate.aws.verify import verify_key
 from keyrotate.domain import state_tags as tags
 from keyrotate.domain.errors import AwsError, KeySlotsFull
 from keyrotate.domain.models import Action, ActionKind, KeyStatus, Plan
 from keyrotate.domain.results import ActionResult, Outcome, SecretLocation
+from keyrotate.domain.secret import SecretText
 from keyrotate.service.options import Clock, RunOptions
 from keyrotate.service.scan import ScannedUser
 
 log = logging.getLogger(__name__)
+
+# (key id, secret, region, expected user ARN) -> None when the key works, else why not
+KeyVerifier = Callable[[str, SecretText, str, str], str | None]
 
 
 def audit(plan: Plan) -> tuple[ActionResult, ...]:
@@ -46,6 +51,9 @@ class AccountTools:
     secrets: SecretStore
     options: RunOptions
     clock: Clock
+    verify: KeyVerifier = field(
+        default=lambda k, s, r, a: verify_key(k, s, region=r, expected_arn=a)
+    )
 
     def read_policy_arn(self) -> str | None:
         name = self.options.read_policy_name
@@ -129,8 +137,11 @@ def _rotate(action: Action, user: ScannedUser, tools: AccountTools) -> ActionRes
         except AwsError as undo_exc:  # the intent marker stays: the next run removes it
             undo = f"deleting the new key failed too ({undo_exc}); the next run removes it"
         return ActionResult(action, Outcome.FAILED, f"storing the new key failed: {exc}; {undo}")
-    note = _grant_read(name, tools)
-    return ActionResult(action, Outcome.DONE, note, new_key.key_id, location)
+    verified, problem = _verify(new_key, user, tools)
+    notes = [n for n in (_grant_read(name, tools), problem) if n]
+    return ActionResult(
+        action, Outcome.DONE, "; ".join(notes) or None, new_key.key_id, location, verified
+    )
 
 
 def _store(new_key: NewKey, user: ScannedUser, tools: AccountTools) -> SecretLocation:
@@ -150,6 +161,18 @@ def _store(new_key: NewKey, user: ScannedUser, tools: AccountTools) -> SecretLoc
     return tools.secrets.store(
         user.secret_name, value=value, secret=new_key.secret, tags=state, readers=readers
     )
+
+
+def _verify(
+    new_key: NewKey, user: ScannedUser, tools: AccountTools
+) -> tuple[bool | None, str | None]:
+    """Prove the stored key authenticates (``None``: not checked); a failure is reported."""
+    if not tools.options.verify_new_keys:
+        return None, None
+    problem = tools.verify(new_key.key_id, new_key.secret, tools.options.region, user.user.arn)
+    if problem is None:
+        return True, None
+    return False, f"verification failed: {problem}"
 
 
 def _grant_read(user_name: str, tools: AccountTools) -> str | None:

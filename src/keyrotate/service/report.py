@@ -56,6 +56,7 @@ def _user_records(
             "outcome": (result.outcome if result else Outcome.NONE).value,
             "error": result.error if result else None,
             "new_access_key_id": result.new_key_id if result else None,
+            "new_key_verified": result.verified if result else None,
             "secret_name": secret.name if secret else None,
             "secret_arn": secret.arn if secret else None,
             "secret_region": secret.region if secret else None,
