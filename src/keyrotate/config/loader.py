@@ -71,6 +71,7 @@ def load_settings(
     except InputError as exc:  # a check across fields (Settings._check_combination, policy)
         raise origin.relabel(exc) from exc
     settings._sources = sources
+    settings._env_read = env_used
     return settings
 
 

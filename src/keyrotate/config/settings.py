@@ -212,6 +212,7 @@ class Settings(BaseModel):
     read_policy_name: IamName | None = "keyrotate-read-own-secret"
 
     _sources: dict[str, Source] = PrivateAttr(default_factory=dict)
+    _env_read: dict[str, str] = PrivateAttr(default_factory=dict)  # field -> variable read
 
     def policy(self) -> RotationPolicy:
         """The engine's policy. Raises PolicyError (an InputError) for bad thresholds."""
@@ -257,7 +258,12 @@ class Settings(BaseModel):
         """Every setting with its value and where it came from (flag/env/file/default)."""
         values = self.model_dump(mode="json")
         return tuple(
-            SettingRow(name, ENV_NAMES[name], values[name], self.source_of(name))
+            SettingRow(
+                name,
+                self._env_read.get(name, ENV_NAMES[name]),
+                values[name],
+                self.source_of(name),
+            )
             for name in type(self).model_fields
         )
 
