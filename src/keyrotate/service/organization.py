@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from keyrotate.aws.organizations import (
 from keyrotate.aws.session import AccountSessions, base_session, role_session_name
 from keyrotate.domain.models import Account
 from keyrotate.domain.results import AccountResult, RunReport
+from keyrotate.notify import Notifier, NotifyOptions
 from keyrotate.service.account import run_account
 from keyrotate.service.options import Clock, RunOptions, utc_now
 
@@ -86,13 +87,33 @@ def options_from(settings: Settings, region: str) -> RunOptions:
     )
 
 
+def notify_options_from(settings: Settings) -> NotifyOptions:
+    return NotifyOptions(
+        admin_email_address=settings.admin_email_address or "",
+        email_transport=settings.email_transport.value,
+        email_sender=settings.email_sender or "",
+        ses_region=settings.effective_ses_region,
+        smtp_host=settings.smtp_host or "",
+        smtp_port=settings.smtp_port,
+        smtp_security=settings.smtp_security.value,
+        smtp_user_param_name=settings.smtp_user_param_name or "",
+        smtp_password_param_name=settings.smtp_password_param_name or "",
+        mail_dir=settings.mail_dir,
+        email_template_audit=settings.email_template_audit or "",
+        email_template_enforce=settings.email_template_enforce or "",
+        email_template_digest=settings.email_template_digest or "",
+        email_footer=settings.email_footer,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Organization:
-    """The connections of one run: sessions per account, and the inventory of accounts."""
+    """The connections of one run: sessions per account, the inventory, the notifier."""
 
     sessions: AccountSessions
     inventory: Inventory
     options: RunOptions
+    notifier: Notifier
 
 
 def connect(settings: Settings, *, run_id: str = "run") -> Organization:
@@ -115,7 +136,9 @@ def connect(settings: Settings, *, run_id: str = "run") -> Organization:
         exclude=settings.exclude_accounts,
         principal=inventory_principal(settings.org_list_account, settings.org_list_role, sessions),
     )
-    return Organization(sessions, inventory, options_from(settings, region))
+    # Templates and transport first: a bad mail setting stops the run before any change.
+    notifier = Notifier.from_options(notify_options_from(settings), base)
+    return Organization(sessions, inventory, options_from(settings, region), notifier)
 
 
 def run_organization(
@@ -124,8 +147,8 @@ def run_organization(
     clock: Clock = utc_now,
     on_account_done: AccountDone | None = None,
 ) -> RunReport:
-    """Run every account in the inventory; the report lists skipped accounts too."""
-    return run_accounts(
+    """Run every account in the inventory, then tell owners and the admin what happened."""
+    report = run_accounts(
         organization.inventory.accounts,
         organization.inventory.skipped,
         organization.sessions,
@@ -134,3 +157,5 @@ def run_organization(
         clock=clock,
         on_account_done=on_account_done,
     )
+    notifications = organization.notifier.notify_run(report, organization.options.policy)
+    return replace(report, notifications=notifications)
