@@ -43,12 +43,24 @@ class Notifier:
     """
 
     def __init__(
-        self, options: NotifyOptions, templates: Templates, transport: Transport, attempts: int = 3
+        self,
+        options: NotifyOptions,
+        templates: Templates,
+        transport: Transport,
+        *,
+        attempts: int = 3,
+        backoff_seconds: float = 0.5,
     ) -> None:
         self.options = options
         self.templates = templates
         self.transport = transport
         self.attempts = attempts
+        self.backoff_seconds = backoff_seconds
+
+    def _send(self, messages: Iterable[Message]) -> tuple[NotificationResult, ...]:
+        return send_all(
+            messages, self.transport, self.attempts, backoff_seconds=self.backoff_seconds
+        )
 
     @classmethod
     def from_options(
@@ -129,7 +141,7 @@ class Notifier:
         if not self.enabled:
             return ()
         messages, invalid = self.owner_messages(accounts, mode=mode, started=started)
-        return send_all(messages, self.transport, self.attempts) + invalid
+        return self._send(messages) + invalid
 
     def notify_admin(
         self,
@@ -141,7 +153,7 @@ class Notifier:
         if not self.enabled:
             return ()
         message = self.digest_message(report, policy, failed_notifications)
-        return send_all([message], self.transport, self.attempts) if message else ()
+        return self._send([message]) if message else ()
 
     def notify_run(
         self, report: RunReport, policy: RotationPolicy

@@ -17,6 +17,7 @@ An operator override (local path or ``s3://bucket/key``) either
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,6 +77,13 @@ def _environment(*, html: bool, overrides: Mapping[str, str]) -> SandboxedEnviro
     return env
 
 
+@functools.cache
+def _shipped_environments() -> tuple[SandboxedEnvironment, SandboxedEnvironment]:
+    # Compiling the shipped templates once per process keeps every Lambda invocation and
+    # test after the first cheap; the environments hold no per-run state.
+    return _environment(html=True, overrides={}), _environment(html=False, overrides={})
+
+
 def _override_name(kind: str) -> str:
     return f"override/{kind}.j2"
 
@@ -112,9 +120,12 @@ class Templates:
 
     def __init__(self, overrides: Mapping[str, Override] | None = None) -> None:
         self._overrides = dict(overrides or {})
-        sources = {_override_name(k): o.source for k, o in self._overrides.items()}
-        self._html = _environment(html=True, overrides=sources)
-        self._text = _environment(html=False, overrides=sources)
+        if self._overrides:
+            sources = {_override_name(k): o.source for k, o in self._overrides.items()}
+            self._html = _environment(html=True, overrides=sources)
+            self._text = _environment(html=False, overrides=sources)
+        else:
+            self._html, self._text = _shipped_environments()
         for override in self._overrides.values():
             self._check_syntax(override)
 
