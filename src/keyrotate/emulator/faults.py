@@ -123,18 +123,14 @@ class _Armed:
             and (fault.body_contains is None or fault.body_contains.encode("utf-8") in body)
         )
 
-    def should_fire(self) -> bool:
-        """Called once per matching call, under the injector's lock."""
+    def wants(self) -> bool:
+        """Count one matching call and say whether this fault selects it (under the lock)."""
         self.matched += 1
         fault = self.fault
         if fault.rate is not None:
-            fire = self.rng.random() < fault.rate
-        else:
-            last = None if fault.times is None else fault.nth + fault.times - 1
-            fire = self.matched >= fault.nth and (last is None or self.matched <= last)
-        if fire:
-            self.fired += 1
-        return fire
+            return self.rng.random() < fault.rate
+        last = None if fault.times is None else fault.nth + fault.times - 1
+        return self.matched >= fault.nth and (last is None or self.matched <= last)
 
 
 _ERRORS: dict[str, tuple[int, str, str, bool]] = {
@@ -184,9 +180,14 @@ class FaultInjector:
         body = read_body(environ) if any(a.fault.body_contains for a in armed) else b""
         chosen: Fault | None = None
         with self._lock:
+            # Every matching fault counts the call (its ``nth`` counts calls it could see);
+            # the first one armed that wants it fails it.
             for candidate in armed:
-                if candidate.matches(info, account_id, body) and candidate.should_fire():
+                if not candidate.matches(info, account_id, body):
+                    continue
+                if candidate.wants() and chosen is None:
                     chosen = candidate.fault
+                    candidate.fired += 1
                     self._fired.append(
                         FiredFault(
                             chosen.kind,
@@ -196,7 +197,6 @@ class FaultInjector:
                             candidate.matched,
                         )
                     )
-                    break
         if chosen is None:
             return self._app(environ, start_response)
         if chosen.kind == "drop":

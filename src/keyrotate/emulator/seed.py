@@ -17,6 +17,7 @@ instead of going through ``keyrotate.aws``.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,15 +45,23 @@ def management_credentials() -> dict[str, str]:
     return dict(_TEST_KEYS)
 
 
+_SESSION_LOCK = threading.Lock()
+_SESSION: list[boto3.session.Session] = []
+
+
 def _client(endpoint: str, service: str, credentials: Credentials | None) -> Any:
+    """A client from one shared session: a new session reloads botocore's models (0.2 s)."""
     creds = dict(credentials) if credentials is not None else management_credentials()
-    return boto3.session.Session().client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=endpoint,
-        region_name=REGION,
-        config=_CONFIG,
-        **creds,
-    )
+    with _SESSION_LOCK:  # creating clients from one session is not thread-safe
+        if not _SESSION:
+            _SESSION.append(boto3.session.Session())
+        return _SESSION[0].client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=endpoint,
+            region_name=REGION,
+            config=_CONFIG,
+            **creds,
+        )
 
 
 def assume_member_role(endpoint: str, account_id: str, role_name: str) -> dict[str, str]:
@@ -113,6 +122,11 @@ class OrganizationBuilder:
     @property
     def root_path(self) -> str:
         return self._root_path
+
+    @property
+    def ou_paths(self) -> tuple[str, ...]:
+        """Every OU path created so far, the root's included."""
+        return tuple(sorted(self._ou_ids))
 
     def ou(self, path: str) -> str:
         """The id of the OU at ``path`` (``Workloads/Prod`` or ``/Root/Workloads/Prod``)."""
