@@ -238,3 +238,40 @@ def run_command(cli: CommandInput) -> None:
     with account_progress(Console(stderr=True), total, f"{cli.settings.mode} run") as tick:
         report = run_organization(organization, on_account_done=tick)
     _finish(cli, report, console)
+
+
+@main.command("demo")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("keyrotate-demo"),
+    show_default=True,
+    help="Where the reports and the mails of both passes are written.",
+)
+def demo_command(out_dir: Path) -> None:
+    """Run the whole pipeline offline against an embedded AWS emulator (moto)."""
+    from keyrotate.demo import run_demo  # moto is imported only for the demo
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    console.print("Starting the embedded AWS emulator and seeding an organization ...")
+    demo = run_demo(out_dir)
+    manifest = demo.manifest
+    console.print(
+        f"Seeded {len(manifest.accounts)} accounts ({len(manifest.skipped_accounts)} "
+        f"suspended) in {len(manifest.ou_paths)} OUs, {len(manifest.users)} IAM users."
+    )
+    for title, report in (
+        ("1. audit pass (nothing changes)", demo.audit),
+        ("2. enforce pass", demo.enforce),
+    ):
+        console.rule(title)
+        console.print(actions_table(report))
+        console.print(summary_table(report))
+    console.rule("files")
+    console.print(
+        f"reports: {demo.out_dir / 'audit-report.json'}, {demo.out_dir / 'enforce-report.json'}"
+    )
+    console.print(
+        f"mails (.eml, open in any mail client): {demo.mail_dir}/audit, {demo.mail_dir}/enforce"
+    )
