@@ -30,6 +30,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
@@ -43,12 +44,15 @@ from keyrotate.config import Settings, load_settings
 from keyrotate.console import account_progress, actions_table, summary_table
 from keyrotate.domain.errors import InputError, KeyrotateError
 from keyrotate.domain.results import RunReport
+from keyrotate.service.calendar import calendar
 from keyrotate.service.organization import connect, run_organization
 from keyrotate.service.report import exit_code, to_document, write_report
 
 OutputFormat = Literal["table", "json"]
 R = TypeVar("R")
 
+DEFAULT_CALENDAR_DAYS = 30
+MAX_CALENDAR_DAYS = 3 * 366
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 
@@ -238,6 +242,61 @@ def run_command(cli: CommandInput) -> None:
     with account_progress(Console(stderr=True), total, f"{cli.settings.mode} run") as tick:
         report = run_organization(organization, on_account_done=tick)
     _finish(cli, report, console)
+
+
+def _as_of(value: str | None, now: datetime) -> datetime:
+    if value is None:
+        return now + timedelta(days=DEFAULT_CALENDAR_DAYS)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError("--as-of", value, "use a date such as 2027-03-31") from None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment < now:
+        raise InputError("--as-of", value, "use a date in the future")
+    if moment > now + timedelta(days=MAX_CALENDAR_DAYS):
+        raise InputError("--as-of", value, f"use a date at most {MAX_CALENDAR_DAYS} days ahead")
+    return moment
+
+
+@main.command("plan")
+@settings_options
+@click.option("--as-of", "as_of", default=None, metavar="DATE", help="Last day of the calendar.")
+def plan_command(cli: CommandInput, as_of: str | None) -> None:
+    """The organization's calendar: every action due up to --as-of (default: 30 days).
+
+    An audit run (nothing changes), replayed forward assuming each consumer switches to a new
+    key the day after it appears.
+    """
+    settings = cli.settings.model_copy(update={"dry_run": True})
+    until = _as_of(as_of, datetime.now(UTC))
+    organization = connect(settings)
+    total = len(organization.inventory.accounts)
+    with account_progress(Console(stderr=True), total, "audit") as tick:
+        report = run_organization(organization, on_account_done=tick, notify=False)
+    entries = calendar(report, organization.options.policy, until)
+    if cli.report_path is not None:
+        write_report(report, cli.report_path)
+    rows = [
+        {
+            "date": entry.when.date().isoformat(),
+            "account_id": account_id,
+            "user_name": entry.user_name,
+            "access_key_id": entry.key_id,
+            "action": entry.kind.value,
+            "reason": entry.reason.sentence,
+        }
+        for account_id, entry in entries
+    ]
+    if cli.output == "json":
+        click.echo(json.dumps({"until": until.isoformat(), "calendar": rows}, indent=2))
+        return
+    table = Table(title=f"keyrotate calendar until {until:%Y-%m-%d}", box=box.SIMPLE)
+    for column in ("date", "account_id", "user_name", "access_key_id", "action", "reason"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(row[c] or "") for c in row))
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 @main.command("demo")

@@ -146,6 +146,7 @@ def run_organization(
     *,
     clock: Clock = utc_now,
     on_account_done: AccountDone | None = None,
+    notify: bool = True,
 ) -> RunReport:
     """Run every account in the inventory, then tell owners and the admin what happened."""
     report = run_accounts(
@@ -157,5 +158,7 @@ def run_organization(
         clock=clock,
         on_account_done=on_account_done,
     )
+    if not notify:
+        return report
     notifications = organization.notifier.notify_run(report, organization.options.policy)
     return replace(report, notifications=notifications)

@@ -1,0 +1,92 @@
+"""The calendar: which actions fall due between now and a date, and when (``keyrotate plan``).
+
+It replays the engine one day at a time on a copy of the user's keys, applying each change
+as enforce mode would, under one stated assumption: the consumer switches to a new key the
+day after it appears (so a forecast shows no HOLD that has not already started). Pure:
+nothing here reads AWS or a clock.
+
+Example (defaults): A(80 days, used) from today to +40 days ->
+    +10 ROTATE A, +20 DEACTIVATE A, +30 DELETE A
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from keyrotate.domain.engine import plan
+from keyrotate.domain.models import AccessKey, ActionKind, KeyState, KeyStatus, Reason, UserKeys
+from keyrotate.domain.policy import RotationPolicy
+
+DAY = timedelta(days=1)
+SWITCH_DELAY = DAY  # the assumed consumer starts using a new key one day after it appears
+_SHOWN = frozenset(
+    {
+        ActionKind.ROTATE,
+        ActionKind.DEACTIVATE,
+        ActionKind.DELETE,
+        ActionKind.HOLD,
+        ActionKind.BLOCKED,
+        ActionKind.EXEMPT,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """One calendar entry: on ``when``, ``kind`` for ``key_id`` of ``user_name``."""
+
+    when: datetime
+    user_name: str
+    key_id: str | None
+    kind: ActionKind
+    reason: Reason
+
+
+def forecast(
+    user: UserKeys, policy: RotationPolicy, *, start: datetime, until: datetime
+) -> list[Forecast]:
+    """Every action from ``start`` to ``until`` (inclusive), first occurrence each."""
+    keys = list(user.keys)
+    state = user.state
+    seen: set[tuple[ActionKind, str | None]] = set()
+    entries: list[Forecast] = []
+    created = 0
+    moment = start
+    while moment <= until:
+        keys = [_switched(k, moment) for k in keys]
+        today = replace(user, keys=tuple(keys), state=state, forced=user.forced and moment == start)
+        for action in plan(today, policy, now=moment).actions:
+            mark = (action.kind, action.key_id)
+            if action.kind in _SHOWN and mark not in seen:
+                seen.add(mark)
+                entries.append(
+                    Forecast(moment, user.user_name, action.key_id, action.kind, action.reason)
+                )
+            if action.kind is ActionKind.DELETE:
+                keys = [k for k in keys if k.key_id != action.key_id]
+            elif action.kind is ActionKind.DEACTIVATE and action.key_id is not None:
+                keys = [
+                    replace(k, status=KeyStatus.INACTIVE) if k.key_id == action.key_id else k
+                    for k in keys
+                ]
+                dates = {**state.deactivated_at, action.key_id: moment}
+                state = replace(state, deactivated_at=dates)
+            elif action.kind is ActionKind.ROTATE:
+                created += 1
+                new_id = f"(new key {created})"
+                keys.append(AccessKey(new_id, KeyStatus.ACTIVE, moment))
+                state = KeyState(new_id, moment, state.deactivated_at, None)
+        moment += DAY
+    return entries
+
+
+def _switched(key: AccessKey, moment: datetime) -> AccessKey:
+    """The assumed consumer: a key created by a rotation is in use a day after it appears."""
+    if (
+        key.last_used is None
+        and key.key_id.startswith("(new key")
+        and moment >= key.created + SWITCH_DELAY
+    ):
+        return replace(key, last_used=key.created + SWITCH_DELAY)
+    return key
