@@ -7,7 +7,7 @@ by the engine, so tests that compare a run with the manifest really check the en
 
 Layout (member accounts get ids from moto):
 
-    /Root                      management (123456789012): legacy admin users
+    /Root                      management (123456789012, moto names it 'master')
     /Root/Workloads/Prod       prod-payments: one user per SPEC worked example, exemptions
                                prod-web
     /Root/Workloads/Dev        dev-analytics: 160 users (more than one IAM page)
@@ -199,7 +199,7 @@ def seed_demo_organization(
     Organizations, accounts, roles: over the API. Users and keys: in moto's backend, then aged
     (see :func:`~keyrotate.emulator.seed.seed_users`). Takes about a second.
     """
-    org = OrganizationBuilder(endpoint, management_email="aws-management@example.com")
+    org = OrganizationBuilder(endpoint)
     accounts: dict[str, SeededAccount] = {}
     for name, ou_path in _ACCOUNTS:
         accounts[name] = org.account(name, f"aws+{name}@example.com", ou_path)

@@ -103,7 +103,7 @@ class SeededAccount:
 class OrganizationBuilder:
     """Create an organization through the Organizations API, OU paths created on demand."""
 
-    def __init__(self, endpoint: str, *, management_email: str = "aws-root@example.com") -> None:
+    def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
         self._org: OrganizationsClient = _client(endpoint, "organizations", None)
         self._org.create_organization(FeatureSet="ALL")
@@ -112,10 +112,11 @@ class OrganizationBuilder:
         self._root_path = f"/{root.get('Name') or 'Root'}"
         self._ou_ids: dict[str, str] = {self._root_path: self.root_id}
         described = self._org.describe_organization()["Organization"]
+        management = self._org.describe_account(AccountId=described["MasterAccountId"])
         self.management = SeededAccount(
             account_id=described["MasterAccountId"],
-            name="management",
-            email=described.get("MasterAccountEmail", management_email),
+            name=management["Account"].get("Name", "management"),
+            email=management["Account"].get("Email", ""),
             ou_path=self._root_path,
         )
 
@@ -239,12 +240,20 @@ def age_key(
 
 
 def _live_key(backend: Any, key_id: str) -> Any:
-    """The AccessKey object the user holds (the one every response is built from)."""
+    """The AccessKey object the user holds (the one every response is built from).
+
+    moto keeps the same object in ``backend.access_keys`` and on the user; look it up there
+    first (a scan of every user per key made bulk seeding quadratic).
+    """
+    key = backend.access_keys.get(key_id)
+    holder = backend.users.get(key.user_name) if key is not None else None
+    if holder is not None and any(k is key for k in holder.access_keys):
+        return key
     for user in list(backend.users.values()):
-        for key in user.access_keys:
-            if key.access_key_id == key_id:
-                return key
-    return backend.access_keys.get(key_id)
+        for candidate in user.access_keys:
+            if candidate.access_key_id == key_id:
+                return candidate
+    return None
 
 
 def seed_users(
