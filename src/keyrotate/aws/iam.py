@@ -6,7 +6,8 @@ botocore error is translated into :mod:`keyrotate.domain.errors` on the way out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -32,13 +33,45 @@ PERMISSIONS: tuple[str, ...] = (
     "iam:UntagUser",
     "iam:AttachUserPolicy",
     "iam:ListAttachedUserPolicies",
+    # The bulk scan (issue 7): a handful of calls per account instead of several per user.
+    "iam:GetAccountAuthorizationDetails",
+    "iam:GenerateCredentialReport",
+    "iam:GetCredentialReport",
 )
+
+# Real IAM generates a report in seconds for small accounts, up to a minute or two for large
+# ones; past this the run falls back to the per-user scan rather than wait.
+REPORT_POLLS = 12
+REPORT_POLL_INTERVAL_S = 2.5
+# GetAccountAuthorizationDetails accepts up to 1000 items a page (IAM may return fewer).
+DETAILS_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class IamUser:
     name: str
     arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class IamUserDetail:
+    """A user with its tags and group names, as GetAccountAuthorizationDetails lists it."""
+
+    user: IamUser
+    tags: dict[str, str]
+    groups: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RawCredentialReport:
+    """GetCredentialReport's answer: the CSV (parsed in :mod:`keyrotate.domain`) and its age."""
+
+    content: bytes
+    generated: datetime | None
+
+
+class ReportUnavailable(AwsError):
+    """The credential report could not be had in time (still generating after every poll)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +100,64 @@ class Iam:
             for page in self._client.get_paginator("list_users").paginate():
                 users.extend(IamUser(u["UserName"], u["Arn"]) for u in page["Users"])
         return users
+
+    def user_details(self) -> list[IamUserDetail]:
+        """Every user with tags and groups, in a few pages: no ListUserTags per user."""
+        details: list[IamUserDetail] = []
+        with translate("iam:GetAccountAuthorizationDetails"):
+            pages = self._client.get_paginator("get_account_authorization_details").paginate(
+                Filter=["User"], PaginationConfig={"PageSize": DETAILS_PAGE_SIZE}
+            )
+            for page in pages:
+                details.extend(
+                    IamUserDetail(
+                        IamUser(u["UserName"], u["Arn"]),
+                        {t["Key"]: t["Value"] for t in u.get("Tags", [])},
+                        frozenset(u.get("GroupList", [])),
+                    )
+                    for u in page["UserDetailList"]
+                )
+        return details
+
+    def credential_report(
+        self,
+        *,
+        polls: int = REPORT_POLLS,
+        interval_s: float = REPORT_POLL_INTERVAL_S,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> RawCredentialReport:
+        """Generate (or reuse) the account's credential report and fetch it.
+
+        GenerateCredentialReport answers COMPLETE when a report under four hours old exists
+        (IAM then reuses it), else STARTED/INPROGRESS. GetCredentialReport is then tried; if
+        the report is still being generated, it is polled at most ``polls`` times,
+        ``interval_s`` apart, before :class:`ReportUnavailable` is raised. AccessDenied
+        propagates as :class:`keyrotate.domain.errors.AccessDenied`.
+        """
+        generate = True
+        for attempt in range(polls + 1):
+            if generate:
+                with translate("iam:GenerateCredentialReport"):
+                    self._client.generate_credential_report()
+                generate = False
+            try:
+                with translate("iam:GetCredentialReport"):
+                    response = self._client.get_credential_report()
+            except AwsError as exc:
+                if exc.code in {"ReportNotPresent", "ReportExpired"}:
+                    generate = True  # gone or too old: ask for a new one
+                elif exc.code != "ReportInProgress":
+                    raise
+                if attempt < polls:
+                    sleep(interval_s)
+                continue
+            moment = response.get("GeneratedTime")
+            return RawCredentialReport(response["Content"], _utc(moment) if moment else None)
+        raise ReportUnavailable(
+            "iam:GetCredentialReport",
+            "ReportInProgress",
+            f"the credential report was not ready after {polls} polls {interval_s:g} s apart",
+        )
 
     def user_tags(self, user_name: str) -> dict[str, str]:
         tags: dict[str, str] = {}

@@ -14,7 +14,7 @@ from keyrotate.domain.models import Account
 from keyrotate.domain.results import AccountResult, UserResult
 from keyrotate.service.execute import AccountTools, audit, enforce
 from keyrotate.service.options import Clock, RunOptions
-from keyrotate.service.scan import scan_account
+from keyrotate.service.scan import AccountScan, ScannedUser, read_keys, scan
 
 if TYPE_CHECKING:
     from keyrotate.aws.session import AccountSessions
@@ -44,6 +44,25 @@ def account_tools(
     )
 
 
+def read_account(
+    account_id: str, tools: AccountTools, options: RunOptions, *, now: datetime
+) -> AccountScan:
+    """Scan, then read the real keys of every user the report could not settle.
+
+    All reads happen before any change, so an AWS failure while reading fails the account
+    with nothing half done. In enforce mode those reads include fresh last use (SPEC rule 7):
+    the plan that gets executed never rests on the credential report alone.
+    """
+    scanned = scan(account_id, tools.iam, tools.secrets, options, now=now)
+    if not any(u.needs_keys for u in scanned.users):
+        return scanned
+    users: list[ScannedUser] = [
+        read_keys(u, tools.iam, fresh_last_used=options.enforce) if u.needs_keys else u
+        for u in scanned.users
+    ]
+    return AccountScan(tuple(users), scanned.path, scanned.notes)
+
+
 def run_account(
     account: Account,
     sessions: AccountSessions,
@@ -55,12 +74,12 @@ def run_account(
     """Never raises for an AWS failure: the account is recorded as failed, with the reason."""
     try:
         tools = account_tools(account.account_id, sessions, options, clock)
-        scanned = scan_account(account.account_id, tools.iam, tools.secrets, options)
+        scanned = read_account(account.account_id, tools, options, now=now)
     except AwsError as exc:
         log.warning("account %s failed: %s", account.account_id, exc)
         return AccountResult(account, error=str(exc))
     users: list[UserResult] = []
-    for user in scanned:
+    for user in scanned.users:
         user_plan = plan(user.keys, options.policy, now=now)
         results = enforce(user_plan, user, tools) if options.enforce else audit(user_plan)
         users.append(
@@ -68,4 +87,4 @@ def run_account(
                 user.user.name, user.keys.owner, user.keys.keys, user_plan, results, user.keys
             )
         )
-    return AccountResult(account, tuple(users))
+    return AccountResult(account, tuple(users), scan_path=scanned.path, notes=scanned.notes)

@@ -2,28 +2,91 @@
 
 Fetching and judging stay apart (Prowler's lesson): this module only loads typed records;
 :func:`keyrotate.domain.plan` judges them.
+
+Two paths (issue 7: at organization scale the limit is IAM's rate limits, so calls count):
+
+- **per-user**: the directory, then per user ListAccessKeys + one GetAccessKeyLastUsed per
+  key. Exact, and about 1 + 2 calls per user.
+- **credential-report**: one GenerateCredentialReport + one GetCredentialReport give every
+  user's key ages, status and last use. Each user is planned on the report's keys first
+  (placeholder ids, :func:`keyrotate.domain.credential_report.pseudo_keys`); only a user
+  whose plan is not empty, or whose state the report cannot judge (intent marker, recorded
+  deactivations, forced rotation, a user newer than the report), is marked ``needs_keys``
+  and gets ListAccessKeys before planning (:func:`read_keys`). Everyone else is reported
+  from the report alone, under placeholder key ids: nothing is due for them, so their real
+  ids would cost a call per user and change nothing.
+
+Both paths read the directory the same way: GetAccountAuthorizationDetails(Filter=User),
+which lists every user with its tags and groups in a few pages (no ListUserTags per user,
+no GetGroup); if that is denied, ListUsers + GetGroup + ListUserTags per user, with a note.
+
+Freshness (SPEC rule 7). The report may be hours old, so nothing is ever changed on its
+word: in enforce mode every ``needs_keys`` user's keys *and last use* are read fresh
+(ListAccessKeys + GetAccessKeyLastUsed) before the plan that gets executed is made. In audit
+mode last use comes from the report when the listed key is unmistakably the report's key (same
+creation second and status) and is read with GetAccessKeyLastUsed otherwise: an audit
+changes nothing, and this keeps it at one call per user that needs a look.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from keyrotate.aws.iam import Iam, IamUser
 from keyrotate.aws.secrets import SecretInfo, SecretStore
-from keyrotate.domain.models import AccessKey, Exemption, UserKeys
+from keyrotate.domain.credential_report import (
+    CredentialReport,
+    ReportFormatError,
+    ReportUser,
+    match_report_keys,
+    parse_credential_report,
+    pseudo_keys,
+)
+from keyrotate.domain.engine import plan
+from keyrotate.domain.errors import AccessDenied, AwsError, InputError
+from keyrotate.domain.models import AccessKey, Exemption, KeyState, UserKeys
 from keyrotate.domain.state_tags import key_state, parse_exemption
 from keyrotate.service.options import RunOptions
+
+SCAN_REPORT = "credential-report"
+SCAN_PER_USER = "per-user"
+SCAN_MODES = ("auto", "report", "per-user")
 
 
 @dataclass(frozen=True, slots=True)
 class ScannedUser:
-    """One user as read: the engine input plus what execution needs to act on it."""
+    """One user as read: the engine input plus what execution needs to act on it.
+
+    ``report_user`` is the user's credential-report row (report path only). ``needs_keys``:
+    ``keys`` are the report's placeholders and the real keys must be read before planning.
+    """
 
     user: IamUser
     keys: UserKeys
     tags: dict[str, str]
     secret_name: str
     secret: SecretInfo | None
+    report_user: ReportUser | None = None
+    needs_keys: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """Every user with its tags, and the exemption group's members (None: no such group)."""
+
+    users: tuple[tuple[IamUser, dict[str, str]], ...]
+    members: set[str] | None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountScan:
+    """An account as read: its users, which path read them, and why (``notes``)."""
+
+    users: tuple[ScannedUser, ...]
+    path: str
+    notes: tuple[str, ...] = ()
 
 
 def exemption_of(
@@ -41,21 +104,162 @@ def exemption_of(
     return Exemption("tag", reason, until)
 
 
+def read_directory(iam: Iam, options: RunOptions) -> Directory:
+    """Users, tags and exemption-group members in a few calls per account."""
+    try:
+        details = iam.user_details()
+    except AccessDenied as exc:
+        note = (
+            f"GetAccountAuthorizationDetails was denied ({exc}): users and tags were read "
+            "with one ListUserTags per user; grant iam:GetAccountAuthorizationDetails to the "
+            "member role to save those calls"
+        )
+        members = iam.group_members(options.exemption_group)
+        users = tuple((u, iam.user_tags(u.name)) for u in iam.list_users())
+        return Directory(users, members, (note,))
+    members = {d.user.name for d in details if options.exemption_group in d.groups}
+    return Directory(tuple((d.user, d.tags) for d in details), members)
+
+
 def scan_account(
     account_id: str,
     iam: Iam,
     secrets: SecretStore,
     options: RunOptions,
 ) -> list[ScannedUser]:
-    """Every user of the account with keys, last use, tags, exemption and secret state."""
-    members = iam.group_members(options.exemption_group)
+    """Every user of the account with keys, last use, tags, exemption and secret state.
+
+    The per-user path; :func:`scan` chooses between it and the credential report.
+    """
+    return list(scan_per_user(account_id, iam, secrets, options).users)
+
+
+def scan_per_user(
+    account_id: str,
+    iam: Iam,
+    secrets: SecretStore,
+    options: RunOptions,
+    *,
+    notes: tuple[str, ...] = (),
+) -> AccountScan:
+    directory = read_directory(iam, options)
     known_secrets = secrets.list_by_prefix(options.secret_prefix(account_id))
-    scanned: list[ScannedUser] = []
-    for user in iam.list_users():
-        tags = iam.user_tags(user.name)
-        keys = iam.access_keys(user.name)
-        scanned.append(build_user(account_id, user, tags, keys, members, known_secrets, options))
-    return scanned
+    scanned = tuple(
+        build_user(
+            account_id, user, tags, iam.access_keys(user.name), directory, known_secrets, options
+        )
+        for user, tags in directory.users
+    )
+    return AccountScan(scanned, SCAN_PER_USER, (*notes, *directory.notes))
+
+
+def scan(
+    account_id: str,
+    iam: Iam,
+    secrets: SecretStore,
+    options: RunOptions,
+    *,
+    now: datetime,
+) -> AccountScan:
+    """Read the account by ``options.scan_mode``.
+
+    ``auto``: the credential report, or the per-user path (with a note saying why) when the
+    report is denied, not ready in time or unreadable. ``report``: the report only; the
+    account fails if it cannot be had. ``per-user``: never the report.
+    """
+    mode = options.scan_mode
+    if mode not in SCAN_MODES:
+        raise InputError("scan_mode", mode, 'use "auto", "report" or "per-user"')
+    if mode == SCAN_PER_USER:
+        return scan_per_user(account_id, iam, secrets, options)
+    try:
+        report = fetch_report(iam)
+    except AwsError as exc:
+        if mode == "report":
+            raise type(exc)(
+                exc.operation,
+                exc.code,
+                f"ScanMode is report but the credential report could not be had ({exc}). "
+                "Fix: grant iam:GenerateCredentialReport and iam:GetCredentialReport to the "
+                "member role, or set ScanMode to auto",
+            ) from exc
+        note = f"credential report unavailable ({exc}); scanned user by user instead"
+        return scan_per_user(account_id, iam, secrets, options, notes=(note,))
+    return scan_with_report(account_id, iam, secrets, options, report, now=now)
+
+
+def fetch_report(iam: Iam) -> CredentialReport:
+    raw = iam.credential_report()
+    try:
+        return parse_credential_report(raw.content, raw.generated)
+    except ReportFormatError as exc:
+        raise AwsError("iam:GetCredentialReport", "MalformedReport", str(exc)) from exc
+
+
+def scan_with_report(
+    account_id: str,
+    iam: Iam,
+    secrets: SecretStore,
+    options: RunOptions,
+    report: CredentialReport,
+    *,
+    now: datetime,
+) -> AccountScan:
+    """Every user from the report; those that need a closer look are marked ``needs_keys``."""
+    directory = read_directory(iam, options)
+    known_secrets = secrets.list_by_prefix(options.secret_prefix(account_id))
+    users: list[ScannedUser] = []
+    for user, tags in directory.users:
+        row = report.users.get(user.name)
+        keys = list(pseudo_keys(row)) if row is not None else []
+        scanned = build_user(account_id, user, tags, keys, directory, known_secrets, options)
+        # A user missing from the report was created after it: its keys are unknown.
+        needs = row is None or needs_keys(scanned.keys, options, now)
+        users.append(replace(scanned, report_user=row, needs_keys=needs))
+    return AccountScan(tuple(users), SCAN_REPORT, directory.notes)
+
+
+def needs_keys(user: UserKeys, options: RunOptions, now: datetime) -> bool:
+    """Whether the user's real keys must be read: the report's keys would plan something.
+
+    The report cannot tie the tool's recorded state to keys (it has no key ids): so a
+    recorded deactivation, an intent marker or a forced rotation always means a look. The
+    key the user's secret holds may be any of its active keys: the user is left alone only
+    if the plan is empty whichever one it is.
+    """
+    exemption = user.exemption
+    if exemption is not None and exemption.applies(now):
+        return False  # the plan is EXEMPT whatever the keys are
+    state = user.state
+    if user.forced or state.intent_at is not None or state.deactivated_at:
+        return True
+    holders: list[str | None] = [None]
+    if state.secret_key_id is not None:
+        holders.extend(k.key_id for k in user.keys if k.active)
+    for holder in holders:
+        guess = KeyState(secret_key_id=holder, rotated_at=state.rotated_at if holder else None)
+        if plan(replace(user, state=guess), options.policy, now=now).actions:
+            return True
+    return False
+
+
+def read_keys(user: ScannedUser, iam: Iam, *, fresh_last_used: bool) -> ScannedUser:
+    """The user with its real keys (ListAccessKeys) in place of the report's placeholders.
+
+    ``fresh_last_used``: every key's last use from GetAccessKeyLastUsed (enforce mode, SPEC
+    rule 7); else from the report where it vouches for the key, GetAccessKeyLastUsed for
+    the rest.
+    """
+    listed = iam.access_keys(user.user.name, with_last_used=False)
+    if fresh_last_used:
+        matched: list[AccessKey] = []
+        unmatched = listed
+    else:
+        matched, unmatched = match_report_keys(listed, user.report_user)
+    by_id = {k.key_id: k for k in matched}
+    by_id.update((k.key_id, replace(k, last_used=iam.last_used(k.key_id))) for k in unmatched)
+    keys = tuple(by_id[k.key_id] for k in listed)
+    return replace(user, keys=replace(user.keys, keys=keys), needs_keys=False)
 
 
 def build_user(
@@ -63,10 +267,11 @@ def build_user(
     user: IamUser,
     tags: dict[str, str],
     keys: list[AccessKey],
-    members: set[str] | None,
+    directory: Directory | set[str] | None,
     known_secrets: dict[str, SecretInfo],
     options: RunOptions,
 ) -> ScannedUser:
+    members = directory.members if isinstance(directory, Directory) else directory
     name = options.secret_name(account_id, user.name)
     secret = known_secrets.get(name)
     user_keys = UserKeys(
