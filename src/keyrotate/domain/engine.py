@@ -14,12 +14,15 @@ previous keys (rules 3-5), then the current key (rule 2), then WARNs. Keys are s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from keyrotate.domain.models import (
     AccessKey,
     Action,
     ActionKind,
+    KeyState,
+    KeyStatus,
     Plan,
     Reason,
     UserKeys,
@@ -35,6 +38,9 @@ DELETE = ActionKind.DELETE
 WARN = ActionKind.WARN
 HOLD = ActionKind.HOLD
 BLOCKED = ActionKind.BLOCKED
+EXEMPT = ActionKind.EXEMPT
+_ACTIVE = KeyStatus.ACTIVE
+_UNUSED_DEACTIVATE = UnusedKeyAction.DEACTIVATE
 
 
 def _sort_key(key: AccessKey) -> tuple[datetime, str]:
@@ -51,11 +57,11 @@ def is_orphan(key: AccessKey, user: UserKeys) -> bool:
     )
 
 
-def current_key(keys: list[AccessKey], secret_key_id: str | None) -> AccessKey | None:
+def current_key(keys: Sequence[AccessKey], secret_key_id: str | None) -> AccessKey | None:
     """The active key recorded in the user's secret, else the newest active key."""
     newest: AccessKey | None = None
     for key in keys:
-        if not key.active:
+        if key.status is not _ACTIVE:
             continue
         if key.key_id == secret_key_id:
             return key
@@ -64,29 +70,50 @@ def current_key(keys: list[AccessKey], secret_key_id: str | None) -> AccessKey |
 
 
 def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
-    """Plan one user's keys at ``now`` under ``policy`` (SPEC.md rules 1-10)."""
+    """Plan one user's keys at ``now`` under ``policy`` (SPEC.md rules 1-10).
+
+    Written for speed (a scan plans every user of an organization): no sorting or copying for
+    one key, module-level constants instead of enum attribute lookups, one pass over the keys.
+    """
     name = user.user_name
     exemption = user.exemption
-    if exemption is not None and exemption.applies(now):
+    if exemption is not None and (exemption.until is None or now < exemption.until):
         reason = Reason.EXEMPT_GROUP if exemption.source == "group" else Reason.EXEMPT_TAG
-        return Plan(name, None, (Action(ActionKind.EXEMPT, name, None, reason, None),))
+        return Plan(name, None, (Action(EXEMPT, name, None, reason, None),))
 
-    keys = sorted(user.keys, key=_sort_key) if len(user.keys) > 1 else list(user.keys)
+    keys = user.keys
+    state = user.state
     first: list[Action] = []  # deletes come before anything that needs a free key slot
-    if user.state.intent_at is not None:
-        for key in [k for k in keys if is_orphan(k, user)]:
-            first.append(Action(DELETE, name, key.key_id, Reason.ORPHAN, key.created))
-            keys.remove(key)
+    if state.intent_at is not None:
+        keys = _drop_orphans(user, first)
+    elif len(keys) == 2:
+        older, newer = keys
+        if newer.created < older.created or (
+            newer.created == older.created and newer.key_id < older.key_id
+        ):
+            keys = (newer, older)  # oldest first, as sorted() by (created, key id) would
     if not keys:
         return Plan(name, None, tuple(first))
 
-    state = user.state
+    if len(keys) == 1:  # the common case: no previous key, no slot logic
+        key = keys[0]
+        if key.status is _ACTIVE:
+            action = _current_action(user, key, False, 1, None, policy, now)
+            if action is None:
+                return Plan(name, key.key_id, tuple(first))
+            return Plan(name, key.key_id, (*first, action))
+        action = _retire_inactive(name, key, None, state, policy, now)
+        if action is None:
+            return Plan(name, None, tuple(first))
+        return Plan(name, None, (*first, action))
+
     current = current_key(keys, state.secret_key_id)
     middle: list[Action] = []
     warns: list[Action] = []
     # When each previous key will have left its slot: the date a blocked rotation can run.
     slot_free_at: datetime | None = None
     slots_freed = 0
+    others_active = False
     warn_before = policy.warn_before
 
     if current is not None:
@@ -98,7 +125,8 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
     for key in keys:
         if key is current:
             continue
-        if key.active:  # rule 3 (current is not None: an active key exists)
+        if key.status is _ACTIVE:  # rule 3 (current is not None: an active key exists)
+            others_active = True
             due = max(key.created + policy.deactivate_after, install_done)
             if now < due:
                 if due - now <= warn_before:
@@ -121,13 +149,7 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
                 middle.append(Action(DEACTIVATE, name, key.key_id, Reason.REPLACED, due))
                 free_at = max(key.created + policy.delete_after, now + policy.recovery_window)
         else:  # rules 4 and 5
-            deactivated_at = state.deactivated_at.get(key.key_id)
-            if deactivated_at is None:  # deactivated by someone else: estimate (SPEC terms)
-                if current is not None:
-                    deactivated_at = current.created + policy.install_window
-                else:
-                    deactivated_at = key.created + policy.deactivate_after
-            due = max(key.created + policy.delete_after, deactivated_at + policy.recovery_window)
+            due = _delete_due(key, current, state, policy)
             if now >= due:
                 first.append(Action(DELETE, name, key.key_id, Reason.RECOVERY_ELAPSED, due))
                 slots_freed += 1
@@ -138,17 +160,58 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
         if slot_free_at is None or free_at > slot_free_at:
             slot_free_at = free_at
 
-    if current is not None:
-        others_active = any(k.active and k is not current for k in keys)
-        keys_left = len(keys) - slots_freed
-        _plan_current(
-            user, current, others_active, keys_left, slot_free_at, policy, now, middle, warns
-        )
+    if current is None:
+        return Plan(name, None, (*first, *middle, *warns))
+    action = _current_action(
+        user, current, others_active, len(keys) - slots_freed, slot_free_at, policy, now
+    )
+    if action is not None:
+        (warns if action.kind is WARN else middle).append(action)
+    return Plan(name, current.key_id, (*first, *middle, *warns))
 
-    return Plan(name, current.key_id if current else None, (*first, *middle, *warns))
+
+def _drop_orphans(user: UserKeys, deletes: list[Action]) -> tuple[AccessKey, ...]:
+    """Plan the deletion of orphans into ``deletes``; return the other keys, oldest first."""
+    keep: list[AccessKey] = []
+    for key in sorted(user.keys, key=_sort_key):
+        if is_orphan(key, user):
+            deletes.append(Action(DELETE, user.user_name, key.key_id, Reason.ORPHAN, key.created))
+        else:
+            keep.append(key)
+    return tuple(keep)
 
 
-def _plan_current(
+def _delete_due(
+    key: AccessKey, current: AccessKey | None, state: KeyState, policy: RotationPolicy
+) -> datetime:
+    """Rules 4-5: max(created + delete_after, deactivated_at + recovery window)."""
+    deactivated_at = state.deactivated_at.get(key.key_id)
+    if deactivated_at is None:  # deactivated by someone else: estimate (SPEC terms)
+        if current is not None:
+            deactivated_at = current.created + policy.install_window
+        else:
+            deactivated_at = key.created + policy.deactivate_after
+    return max(key.created + policy.delete_after, deactivated_at + policy.recovery_window)
+
+
+def _retire_inactive(
+    name: str,
+    key: AccessKey,
+    current: AccessKey | None,
+    state: KeyState,
+    policy: RotationPolicy,
+    now: datetime,
+) -> Action | None:
+    """Rules 4-5 (and 6) for an inactive key: DELETE when due, WARN when due soon."""
+    due = _delete_due(key, current, state, policy)
+    if now >= due:
+        return Action(DELETE, name, key.key_id, Reason.RECOVERY_ELAPSED, due)
+    if due - now <= policy.warn_before:
+        return Action(WARN, name, key.key_id, Reason.UPCOMING, due, DELETE)
+    return None
+
+
+def _current_action(
     user: UserKeys,
     current: AccessKey,
     others_active: bool,
@@ -156,30 +219,27 @@ def _plan_current(
     slot_free_at: datetime | None,
     policy: RotationPolicy,
     now: datetime,
-    out: list[Action],
-    warns: list[Action],
-) -> None:
+) -> Action | None:
     """Rule 2 (and 9, forced rotation) for the current key."""
-    name = user.user_name
     due = current.created + policy.rotate_after
+    forced = user.forced
+    if not forced and now < due and due - now > policy.warn_before:
+        return None  # the common case: a young key
     unused = (
         current.last_used is None
-        and policy.unused_key_action is UnusedKeyAction.DEACTIVATE
+        and policy.unused_key_action is _UNUSED_DEACTIVATE
         and not others_active  # nobody is waiting to switch to it: rule 7's case otherwise
     )
-    if user.forced:
+    name = user.user_name
+    if forced:
         due, reason = now, Reason.FORCED
     elif now < due:
-        if due - now <= policy.warn_before:
-            upcoming = DEACTIVATE if unused else ROTATE
-            warns.append(Action(WARN, name, current.key_id, Reason.UPCOMING, due, upcoming))
-        return
+        upcoming = DEACTIVATE if unused else ROTATE
+        return Action(WARN, name, current.key_id, Reason.UPCOMING, due, upcoming)
     elif unused:
-        out.append(Action(DEACTIVATE, name, current.key_id, Reason.UNUSED, due))
-        return
+        return Action(DEACTIVATE, name, current.key_id, Reason.UNUSED, due)
     else:
         reason = Reason.ROTATION_DUE
     if keys_left >= 2:
-        out.append(Action(BLOCKED, name, current.key_id, Reason.NO_FREE_SLOT, slot_free_at))
-    else:
-        out.append(Action(ROTATE, name, current.key_id, reason, due))
+        return Action(BLOCKED, name, current.key_id, Reason.NO_FREE_SLOT, slot_free_at)
+    return Action(ROTATE, name, current.key_id, reason, due)
