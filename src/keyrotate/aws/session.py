@@ -34,9 +34,10 @@ import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
-from botocore.exceptions import BotoCoreError, ClientError, UnknownRegionError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from keyrotate.aws.errors import aws_error, error_message, translate
+from keyrotate.aws.regions import partition_for_region
 from keyrotate.domain.errors import InputError
 
 if TYPE_CHECKING:
@@ -91,16 +92,6 @@ def base_session(profile: str | None, region: str | None) -> boto3.Session:
     except BotoCoreError as exc:  # ProfileNotFound and friends
         raise InputError(
             "profile", profile, f"{exc}; name a profile from ~/.aws/config or unset it"
-        ) from exc
-
-
-def partition_for_region(region: str) -> str:
-    """``aws``, ``aws-us-gov``, ``aws-cn`` (…) for ``region``, from botocore's endpoint data."""
-    try:
-        return str(botocore.session.get_session().get_partition_for_region(region))
-    except UnknownRegionError as exc:
-        raise InputError(
-            "region", region, "use an AWS region name such as us-east-1 or us-gov-west-1"
         ) from exc
 
 

@@ -10,8 +10,8 @@ Precedence per field is flag (``overrides``) > environment > file > default. Env
 them 1:1. Every problem is an :class:`~keyrotate.domain.errors.InputError`.
 """
 
+from keyrotate.aws.regions import is_known_region, known_regions, partition_for_region
 from keyrotate.config.loader import SettingsError, load_settings, read_config_file
-from keyrotate.config.regions import is_known_region, known_regions, partition_for_region
 from keyrotate.config.settings import (
     ENV_NAMES,
     ENV_VARIABLES,

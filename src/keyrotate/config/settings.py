@@ -17,7 +17,7 @@ from typing import Annotated, Final, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, model_validator
 
-from keyrotate.config.regions import partition_for_region
+from keyrotate.aws.regions import partition_for_region
 from keyrotate.config.values import (
     AccountId,
     BucketName,

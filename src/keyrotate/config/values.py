@@ -18,7 +18,7 @@ from typing import Annotated
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
-from keyrotate.config.regions import is_known_region, known_regions
+from keyrotate.aws.regions import is_known_region, known_regions
 
 
 def problem(kind: str, fix: str) -> PydanticCustomError:
