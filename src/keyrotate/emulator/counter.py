@@ -20,6 +20,7 @@ from keyrotate.emulator._wsgi import (
     is_control_path,
 )
 
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's answer for keys it does not know
 CallKey = tuple[str, str, str]  # (account id, service, operation)
 
 _EMPTY: Mapping[CallKey, int] = MappingProxyType({})
@@ -69,14 +70,28 @@ class CallCounts:
         return cls(MappingProxyType(counts))
 
 
+_KNOWN_KEYS: dict[str, str] = {}  # access key id -> account; ids are random, never reused
+
+
 def account_of(environ: Environ, access_key_id: str | None) -> str:
-    """The account moto routes this request to: its header override, else the key's owner."""
+    """The account moto routes this request to: its header override, else the key's owner.
+
+    moto's lookup scans every account's backend; with a thousand accounts that is worth a
+    cache. Only keys moto knows are cached (an unknown key may become known later).
+    """
     override = environ.get("HTTP_X_MOTO_ACCOUNT_ID")
     if override:
         return str(override)
+    key = access_key_id or ""
+    known = _KNOWN_KEYS.get(key)
+    if known is not None:
+        return known
     from moto.iam.models import get_account_id_from  # the emulator's own process only
 
-    return str(get_account_id_from(access_key_id or ""))
+    account = str(get_account_id_from(key))
+    if account != DEFAULT_ACCOUNT_ID:
+        _KNOWN_KEYS[key] = account
+    return account
 
 
 class CallCounter:
