@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import boto3
+
 from keyrotate.aws.errors import translate
 from keyrotate.domain.errors import AwsError
 

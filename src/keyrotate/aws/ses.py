@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import boto3
+
 from keyrotate.aws.errors import translate
 
 if TYPE_CHECKING:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import boto3
+
 from keyrotate.aws.errors import translate
 
 if TYPE_CHECKING:
