@@ -1,0 +1,315 @@
+"""The CloudFormation templates in deploy/ keep the promises deploy/README.md makes.
+
+Static checks only (no AWS): parameter names from the pattern, least privilege where it is
+easy to get wrong (no AWS-managed *FullAccess, no iam:PutUserPolicy, org-conditioned trust,
+permissions boundaries), the function contract (handlers, runtime, environment), cfn-lint
+clean, and a byte-identical Lambda zip. checkov runs in `make deploy-lint` (its own venv).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+TEMPLATES = ("main.yaml", "member-role.yaml", "org-list-role.yaml", "vpc-endpoints.yaml")
+
+PATTERN_PARAMETERS = {
+    "S3BucketName", "S3BucketPrefix", "IAMRoleName", "ExecutionRoleName",
+    "InventoryExecutionRoleName", "DryRunFlag", "OrgListAccount", "OrgListRole",
+    "StoreSecretsInCentralAccount", "CredentialReplicationRegions", "RunLambdaInVPC", "VpcId",
+    "VpcCidr", "SubnetId", "AdminEmailAddress", "AWSOrgID", "EmailTemplateAudit",
+    "EmailTemplateEnforce", "SMTPUserParamName", "SMTPPasswordParamName",
+}  # fmt: skip
+
+FUNCTION_ENVIRONMENT = {
+    "DryRunFlag", "RotationPeriod", "InactivePeriod", "DeletePeriod", "WarnPeriod",
+    "IAMExemptionGroup", "IAMRoleName", "OrgListAccount", "OrgListRole", "AWSOrgID",
+    "StoreSecretsInCentralAccount", "CredentialReplicationRegions", "AdminEmailAddress",
+    "ResourceOwnerTag", "EmailTemplateAudit", "EmailTemplateEnforce", "SMTPUserParamName",
+    "SMTPPasswordParamName", "RunLambdaInVPC", "CentralAccount", "SecretsKmsKeyId",
+    "EmailTransport", "EmailSender", "ReportBucket", "ReportPrefix", "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE", "ReadSecretPolicyName", "SMTPEndpoint",
+}  # fmt: skip
+
+MEMBER_ROLE_ACTIONS = {
+    "iam:ListUsers", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed", "iam:ListUserTags",
+    "iam:TagUser", "iam:UntagUser", "iam:GetGroup", "iam:ListGroupsForUser",
+    "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey",
+    "iam:GenerateCredentialReport", "iam:GetCredentialReport",
+    "iam:GetAccountAuthorizationDetails", "iam:AttachUserPolicy", "iam:ListAttachedUserPolicies",
+    "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
+    "secretsmanager:DescribeSecret", "secretsmanager:ListSecrets",
+    "secretsmanager:PutResourcePolicy", "secretsmanager:ReplicateSecretToRegions",
+    "secretsmanager:TagResource", "secretsmanager:UntagResource",
+    "secretsmanager:GetResourcePolicy", "sts:GetCallerIdentity",
+}  # fmt: skip
+
+ORG_LIST_ACTIONS = {
+    "organizations:ListAccounts", "organizations:ListAccountsForParent",
+    "organizations:ListChildren", "organizations:ListOrganizationalUnitsForParent",
+    "organizations:ListRoots", "organizations:DescribeAccount",
+    "organizations:DescribeOrganization", "organizations:ListParents",
+}  # fmt: skip
+
+
+def load(name: str) -> dict[str, Any]:
+    template: dict[str, Any] = cfn_yaml.load(str(DEPLOY / name))
+    return template
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {n: r for n, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Policy statements, with the chosen branch of `!If [cond, statement, NoValue]` included."""
+    found = []
+    for entry in document["Statement"]:
+        if "Fn::If" in entry:
+            entry = entry["Fn::If"][1]
+        found.append(entry)
+    return found
+
+
+def role_actions(role: dict[str, Any]) -> set[str]:
+    actions: set[str] = set()
+    for policy in role["Properties"].get("Policies", []):
+        for statement in statements(policy["PolicyDocument"]):
+            listed = statement["Action"]
+            actions.update([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
+def load_package_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("keyrotate_deploy_package", DEPLOY / "package.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_main_template_declares_every_pattern_parameter_plus_boundary_and_concurrency() -> None:
+    parameters = set(load("main.yaml")["Parameters"])
+    missing = (PATTERN_PARAMETERS | {"PermissionsBoundaryArn", "MaxConcurrency"}) - parameters
+    assert not missing
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("o-abcdefghij", True),
+        ("o-a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6", True),
+        ("o-abc", False),
+        ("o-ABCDEFGHIJ", False),
+        ("abcdefghijkl", False),
+    ],
+)
+def test_org_id_parameter_accepts_only_o_dash_10_to_32_lowercase_alphanumerics(
+    value: str, accepted: bool
+) -> None:
+    for name in ("main.yaml", "member-role.yaml", "org-list-role.yaml"):
+        pattern = load(name)["Parameters"]["AWSOrgID"]["AllowedPattern"]
+        assert pattern == "^o-[a-z0-9]{10,32}$"
+        assert bool(re.fullmatch(pattern, value)) is accepted
+
+
+def test_dry_run_is_the_default() -> None:
+    dry_run = load("main.yaml")["Parameters"]["DryRunFlag"]
+    assert dry_run["Default"] == "True"
+    assert set(dry_run["AllowedValues"]) == {"True", "False"}
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_no_aws_managed_policy_is_attached_anywhere(name: str) -> None:
+    text = (DEPLOY / name).read_text(encoding="utf-8")
+    assert "FullAccess" not in text
+    assert ":iam::aws:policy/" not in text
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_role_wires_the_permissions_boundary(name: str) -> None:
+    template = load(name)
+    for role_name, role in resources_of(template, "AWS::IAM::Role").items():
+        boundary = role["Properties"].get("PermissionsBoundary")
+        assert boundary == {
+            "Fn::If": [
+                "HasPermissionsBoundary",
+                {"Ref": "PermissionsBoundaryArn"},
+                {"Ref": "AWS::NoValue"},
+            ]
+        }, role_name
+
+
+def test_member_role_cannot_write_inline_user_policies() -> None:
+    text = (DEPLOY / "member-role.yaml").read_text(encoding="utf-8")
+    assert "PutUserPolicy" not in text
+    role = load("member-role.yaml")["Resources"]["MemberRole"]
+    assert not any(a.startswith("iam:Put") or a == "iam:*" for a in role_actions(role))
+
+
+def test_member_role_attaches_only_the_read_own_secret_policy() -> None:
+    template = load("member-role.yaml")
+    role = template["Resources"]["MemberRole"]
+    attach = [
+        s
+        for p in role["Properties"]["Policies"]
+        for s in statements(p["PolicyDocument"])
+        if "iam:AttachUserPolicy" in s["Action"]
+    ]
+    assert len(attach) == 1
+    assert attach[0]["Action"] == ["iam:AttachUserPolicy"]
+    assert attach[0]["Condition"] == {
+        "ArnEquals": {"iam:PolicyARN": {"Ref": "ReadOwnSecretPolicy"}}
+    }
+    policy = template["Resources"]["ReadOwnSecretPolicy"]["Properties"]["PolicyDocument"]
+    own = statements(policy)[0]
+    assert own["Resource"]["Fn::Sub"].endswith("/${!aws:username}-??????")
+
+
+def test_member_role_grants_exactly_the_listed_actions() -> None:
+    role = load("member-role.yaml")["Resources"]["MemberRole"]
+    assert role_actions(role) == MEMBER_ROLE_ACTIONS
+
+
+def test_org_list_role_grants_exactly_read_only_organizations_actions() -> None:
+    role = load("org-list-role.yaml")["Resources"]["OrgListRoleResource"]
+    assert role_actions(role) == ORG_LIST_ACTIONS
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "trusted"),
+    [
+        ("member-role.yaml", "MemberRole", "${ExecutionRoleName}"),
+        ("org-list-role.yaml", "OrgListRoleResource", "${InventoryExecutionRoleName}"),
+    ],
+)
+def test_cross_account_roles_trust_one_role_and_only_inside_the_organization(
+    name: str, role: str, trusted: str
+) -> None:
+    trust = load(name)["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]
+    (statement,) = trust["Statement"]
+    principal = statement["Principal"]["AWS"]["Fn::Sub"]
+    assert principal.endswith(f":role/{trusted}")
+    assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == {"Ref": "AWSOrgID"}
+
+
+def test_main_trusted_role_names_are_the_ones_the_cross_account_roles_trust() -> None:
+    resources = load("main.yaml")["Resources"]
+    assert resources["RotationRole"]["Properties"]["RoleName"] == {"Ref": "ExecutionRoleName"}
+    assert resources["InventoryRole"]["Properties"]["RoleName"] == {
+        "Ref": "InventoryExecutionRoleName"
+    }
+
+
+def test_functions_share_one_code_zip_runtime_and_environment() -> None:
+    package = load_package_module()
+    functions = resources_of(load("main.yaml"), "AWS::Lambda::Function")
+    handlers = {f["Properties"]["Handler"] for f in functions.values()}
+    assert handlers == {
+        "keyrotate.lambda_handlers.inventory_handler",
+        "keyrotate.lambda_handlers.rotate_account_handler",
+        "keyrotate.lambda_handlers.digest_handler",
+    }
+    for name, function in functions.items():
+        props = function["Properties"]
+        assert props["Runtime"] == f"python{package.PYTHON_VERSION}", name
+        assert props["Architectures"] == [package.ARCHITECTURE], name
+        assert props["Code"]["S3Key"] == {"Fn::Sub": "${S3BucketPrefix}${CodeZipName}"}, name
+        assert set(props["Environment"]["Variables"]) == FUNCTION_ENVIRONMENT, name
+    environments = [f["Properties"]["Environment"]["Variables"] for f in functions.values()]
+    assert all(env == environments[0] for env in environments)
+
+
+def test_central_secrets_key_rotates_and_report_bucket_is_locked_down() -> None:
+    resources = load("main.yaml")["Resources"]
+    for key in resources_of({"Resources": resources}, "AWS::KMS::Key").values():
+        assert key["Properties"]["EnableKeyRotation"] is True
+    bucket = resources["ReportBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    deny = resources["ReportBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for group in resources_of({"Resources": resources}, "AWS::Logs::LogGroup").values():
+        assert "KmsKeyId" in group["Properties"]
+        assert "RetentionInDays" in group["Properties"]
+
+
+def test_schedule_defaults_to_daily_and_can_be_created_disabled() -> None:
+    template = load("main.yaml")
+    assert template["Parameters"]["ScheduleExpression"]["Default"] == "rate(24 hours)"
+    assert set(template["Parameters"]["ScheduleState"]["AllowedValues"]) == {"ENABLED", "DISABLED"}
+    schedule = template["Resources"]["DailySchedule"]["Properties"]
+    assert schedule["State"] == {"Ref": "ScheduleState"}
+    assert schedule["Target"]["Arn"] == {"Ref": "RunStateMachine"}
+
+
+def test_one_stack_path_rolls_out_the_member_role_with_auto_deployment() -> None:
+    stack_set = load("main.yaml")["Resources"]["MemberRoleStackSet"]
+    assert stack_set["Condition"] == "DeployStackSet"
+    assert stack_set["Properties"]["PermissionModel"] == "SERVICE_MANAGED"
+    assert stack_set["Properties"]["AutoDeployment"]["Enabled"] is True
+    member_parameters = set(load("member-role.yaml")["Parameters"])
+    passed = {p["ParameterKey"] for p in stack_set["Properties"]["Parameters"]}
+    assert passed <= member_parameters
+    required = {n for n, p in load("member-role.yaml")["Parameters"].items() if "Default" not in p}
+    assert required <= passed
+
+
+def test_cfn_lint_reports_nothing_on_deploy() -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run(
+        [str(cfn_lint), *(str(DEPLOY / name) for name in TEMPLATES)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_lambda_zip_is_byte_identical_whatever_the_file_times(tmp_path: Path) -> None:
+    package = load_package_module()
+    tree = tmp_path / "tree"
+    (tree / "pkg" / "__pycache__").mkdir(parents=True)
+    (tree / "bin").mkdir()
+    (tree / "pkg" / "b.py").write_text("B = 2\n")
+    (tree / "pkg" / "a.py").write_text("A = 1\n")
+    (tree / "pkg" / "__pycache__" / "a.cpython-312.pyc").write_bytes(b"\0")
+    (tree / "bin" / "tool").write_text("#!/somewhere/python\n")
+    first, second = tmp_path / "1.zip", tmp_path / "2.zip"
+    package.write_zip(tree, first)
+    for path in tree.rglob("*.py"):
+        path.touch()
+        path.chmod(0o600)
+    package.write_zip(tree, second)
+
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as archive:
+        infos = archive.infolist()
+    assert [i.filename for i in infos] == ["pkg/a.py", "pkg/b.py"]
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.external_attr >> 16 for i in infos} == {0o644}
+
+
+def test_lambda_zip_leaves_out_what_the_runtime_provides() -> None:
+    package = load_package_module()
+    pyproject = DEPLOY.parent / "pyproject.toml"
+    bundled = {
+        package._name(r) for r in package.runtime_requirements(pyproject, bundle_boto3=False)
+    }
+    assert "boto3" not in bundled
+    assert "botocore" not in bundled
+    assert {"pydantic", "jinja2", "aws-lambda-powertools"} <= bundled
