@@ -116,11 +116,11 @@ class Organization:
     notifier: Notifier
 
 
-def connect(settings: Settings, *, run_id: str = "run") -> Organization:
-    """Build the sessions and list the accounts in scope (no change anywhere)."""
+def open_sessions(settings: Settings, run_id: str = "run") -> AccountSessions:
+    """Sessions of one run: the caller's own (``.base``) and the member roles (no AWS call yet)."""
     base = base_session(settings.profile, settings.region)
     region = settings.region or base.region_name or DEFAULT_REGION
-    sessions = AccountSessions(
+    return AccountSessions(
         base,
         settings.iam_role_name,
         region=region,
@@ -128,17 +128,28 @@ def connect(settings: Settings, *, run_id: str = "run") -> Organization:
         external_id=settings.external_id,
         assume_in_own_account=False,
     )
+
+
+def list_inventory(settings: Settings, sessions: AccountSessions) -> Inventory:
+    """The accounts in scope, through OrgListRole when one is set (no change anywhere)."""
+    base = sessions.base
     client = inventory_client(base, settings.org_list_account, settings.org_list_role, sessions)
-    inventory = list_accounts(
+    return list_accounts(
         client,
         ou_ids=settings.organizational_units,
         include=settings.include_accounts,
         exclude=settings.exclude_accounts,
         principal=inventory_principal(settings.org_list_account, settings.org_list_role, sessions),
     )
+
+
+def connect(settings: Settings, *, run_id: str = "run") -> Organization:
+    """Build the sessions and list the accounts in scope (no change anywhere)."""
+    sessions = open_sessions(settings, run_id)
+    inventory = list_inventory(settings, sessions)
     # Templates and transport first: a bad mail setting stops the run before any change.
-    notifier = Notifier.from_options(notify_options_from(settings), base)
-    return Organization(sessions, inventory, options_from(settings, region), notifier)
+    notifier = Notifier.from_options(notify_options_from(settings), sessions.base)
+    return Organization(sessions, inventory, options_from(settings, sessions.region), notifier)
 
 
 def run_organization(
