@@ -7,13 +7,14 @@ a plan must not depend on the order IAM lists keys in.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 from datetime import datetime, timedelta
 
 import pytest
 
 from keyrotate.domain import (
     ORPHAN_WINDOW,
+    Action,
     ActionKind,
     Exemption,
     KeyState,
@@ -24,6 +25,7 @@ from keyrotate.domain import (
     UserKeys,
     plan,
 )
+from keyrotate.domain.models import new_action, new_plan
 from tests.unit.engine_support import (
     DAY,
     INACTIVE,
@@ -628,3 +630,15 @@ def test_secret_key_that_is_inactive_is_not_current() -> None:
 
 def test_a_user_with_no_keys_has_no_current_key() -> None:
     assert plan(user(), DEFAULT, now=NOW) == Plan("alice", None, ())
+
+
+def test_the_engines_fast_constructors_build_exactly_the_dataclass_objects() -> None:
+    args = (WARN, "alice", "A", Reason.UPCOMING, NOW, DELETE, True)
+    fast, slow = new_action(*args), Action(*args)
+    assert fast == slow
+    assert hash(fast) == hash(slow)
+    assert repr(fast) == repr(slow)
+    assert new_action(*args[:5]) == Action(*args[:5])
+    assert new_plan("alice", "A", (fast,)) == Plan("alice", "A", (slow,))
+    with pytest.raises(FrozenInstanceError):
+        fast.kind = ROTATE  # type: ignore[misc]

@@ -26,6 +26,8 @@ from keyrotate.domain.models import (
     Plan,
     Reason,
     UserKeys,
+    new_action,
+    new_plan,
 )
 from keyrotate.domain.policy import RotationPolicy, UnusedKeyAction
 
@@ -79,7 +81,7 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
     exemption = user.exemption
     if exemption is not None and (exemption.until is None or now < exemption.until):
         reason = Reason.EXEMPT_GROUP if exemption.source == "group" else Reason.EXEMPT_TAG
-        return Plan(name, None, (Action(EXEMPT, name, None, reason, None),))
+        return new_plan(name, None, (new_action(EXEMPT, name, None, reason, None),))
 
     keys = user.keys
     state = user.state
@@ -92,20 +94,22 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
             newer.created == older.created and newer.key_id < older.key_id
         ):
             keys = (newer, older)  # oldest first, as sorted() by (created, key id) would
+    elif len(keys) > 2:  # IAM allows two keys; stay correct if that ever changes
+        keys = tuple(sorted(keys, key=_sort_key))
     if not keys:
-        return Plan(name, None, tuple(first))
+        return new_plan(name, None, tuple(first))
 
     if len(keys) == 1:  # the common case: no previous key, no slot logic
         key = keys[0]
         if key.status is _ACTIVE:
             action = _current_action(user, key, False, 1, None, policy, now)
             if action is None:
-                return Plan(name, key.key_id, tuple(first))
-            return Plan(name, key.key_id, (*first, action))
+                return new_plan(name, key.key_id, tuple(first))
+            return new_plan(name, key.key_id, (*first, action))
         action = _retire_inactive(name, key, None, state, policy, now)
         if action is None:
-            return Plan(name, None, tuple(first))
-        return Plan(name, None, (*first, action))
+            return new_plan(name, None, tuple(first))
+        return new_plan(name, None, (*first, action))
 
     current = current_key(keys, state.secret_key_id)
     middle: list[Action] = []
@@ -130,7 +134,9 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
             due = max(key.created + policy.deactivate_after, install_done)
             if now < due:
                 if due - now <= warn_before:
-                    warns.append(Action(WARN, name, key.key_id, Reason.UPCOMING, due, DEACTIVATE))
+                    warns.append(
+                        new_action(WARN, name, key.key_id, Reason.UPCOMING, due, DEACTIVATE)
+                    )
                 free_at = max(key.created + policy.delete_after, due + policy.recovery_window)
             elif (
                 policy.hold_if_previous_in_use
@@ -142,32 +148,34 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
                 # SPEC rule 7: a HOLD "older than" hold_escalate_after_days is overdue.
                 overdue = now - due > policy.hold_escalate_after
                 middle.append(
-                    Action(HOLD, name, key.key_id, Reason.CONSUMER_NOT_SWITCHED, due, None, overdue)
+                    new_action(
+                        HOLD, name, key.key_id, Reason.CONSUMER_NOT_SWITCHED, due, None, overdue
+                    )
                 )
                 free_at = max(key.created + policy.delete_after, now + policy.recovery_window)
             else:
-                middle.append(Action(DEACTIVATE, name, key.key_id, Reason.REPLACED, due))
+                middle.append(new_action(DEACTIVATE, name, key.key_id, Reason.REPLACED, due))
                 free_at = max(key.created + policy.delete_after, now + policy.recovery_window)
         else:  # rules 4 and 5
             due = _delete_due(key, current, state, policy)
             if now >= due:
-                first.append(Action(DELETE, name, key.key_id, Reason.RECOVERY_ELAPSED, due))
+                first.append(new_action(DELETE, name, key.key_id, Reason.RECOVERY_ELAPSED, due))
                 slots_freed += 1
                 continue
             if due - now <= warn_before:
-                warns.append(Action(WARN, name, key.key_id, Reason.UPCOMING, due, DELETE))
+                warns.append(new_action(WARN, name, key.key_id, Reason.UPCOMING, due, DELETE))
             free_at = due
         if slot_free_at is None or free_at > slot_free_at:
             slot_free_at = free_at
 
     if current is None:
-        return Plan(name, None, (*first, *middle, *warns))
+        return new_plan(name, None, (*first, *middle, *warns))
     action = _current_action(
         user, current, others_active, len(keys) - slots_freed, slot_free_at, policy, now
     )
     if action is not None:
         (warns if action.kind is WARN else middle).append(action)
-    return Plan(name, current.key_id, (*first, *middle, *warns))
+    return new_plan(name, current.key_id, (*first, *middle, *warns))
 
 
 def _drop_orphans(user: UserKeys, deletes: list[Action]) -> tuple[AccessKey, ...]:
@@ -175,7 +183,9 @@ def _drop_orphans(user: UserKeys, deletes: list[Action]) -> tuple[AccessKey, ...
     keep: list[AccessKey] = []
     for key in sorted(user.keys, key=_sort_key):
         if is_orphan(key, user):
-            deletes.append(Action(DELETE, user.user_name, key.key_id, Reason.ORPHAN, key.created))
+            deletes.append(
+                new_action(DELETE, user.user_name, key.key_id, Reason.ORPHAN, key.created)
+            )
         else:
             keep.append(key)
     return tuple(keep)
@@ -205,9 +215,9 @@ def _retire_inactive(
     """Rules 4-5 (and 6) for an inactive key: DELETE when due, WARN when due soon."""
     due = _delete_due(key, current, state, policy)
     if now >= due:
-        return Action(DELETE, name, key.key_id, Reason.RECOVERY_ELAPSED, due)
+        return new_action(DELETE, name, key.key_id, Reason.RECOVERY_ELAPSED, due)
     if due - now <= policy.warn_before:
-        return Action(WARN, name, key.key_id, Reason.UPCOMING, due, DELETE)
+        return new_action(WARN, name, key.key_id, Reason.UPCOMING, due, DELETE)
     return None
 
 
@@ -235,11 +245,11 @@ def _current_action(
         due, reason = now, Reason.FORCED
     elif now < due:
         upcoming = DEACTIVATE if unused else ROTATE
-        return Action(WARN, name, current.key_id, Reason.UPCOMING, due, upcoming)
+        return new_action(WARN, name, current.key_id, Reason.UPCOMING, due, upcoming)
     elif unused:
-        return Action(DEACTIVATE, name, current.key_id, Reason.UNUSED, due)
+        return new_action(DEACTIVATE, name, current.key_id, Reason.UNUSED, due)
     else:
         reason = Reason.ROTATION_DUE
     if keys_left >= 2:
-        return Action(BLOCKED, name, current.key_id, Reason.NO_FREE_SLOT, slot_free_at)
-    return Action(ROTATE, name, current.key_id, reason, due)
+        return new_action(BLOCKED, name, current.key_id, Reason.NO_FREE_SLOT, slot_free_at)
+    return new_action(ROTATE, name, current.key_id, reason, due)
