@@ -1,0 +1,192 @@
+"""The events the three Lambda functions accept: the state machine's contract, validated.
+
+The shapes are fixed by ``deploy/main.yaml`` (the state machine's task payloads):
+
+- inventory: ``{run_id, started_at, map_mode: "inline"|"distributed", request: {...}}``;
+  ``request`` is the execution input (``{}`` from the schedule) and may hold
+  ``{"mode": "audit"}`` to run an enforcing deployment in audit mode once;
+- rotate_account: ``{run_id, mode: "audit"|"enforce", account: {account_id, name, email,
+  ou_path}}``;
+- digest: ``{run_id, mode, started_at, skipped: [...], results: [...]}`` (inline map) or
+  ``{..., result_writer: {Bucket, Key}}`` (distributed map: the ResultWriter's manifest).
+
+A malformed event raises :class:`EventError` (an :class:`InputError`: field, value, fix)
+before anything is done in AWS; Step Functions sees the error name ``EventError``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from keyrotate.domain.errors import InputError
+
+Mode = Literal["audit", "enforce"]
+MapMode = Literal["inline", "distributed"]
+
+# Step Functions execution names: 1-80 characters; we also use them in S3 keys and in the
+# role session name, so only the characters safe in both.
+RunId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,80}$")]
+AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+ShortText = Annotated[str, StringConstraints(max_length=256)]
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("give a time zone, e.g. 2025-01-31T06:00:00Z")
+    return moment
+
+
+AwareTime = Annotated[datetime, AfterValidator(_aware)]
+
+_FIXES: dict[str, str] = {
+    "run_id": "use the execution name: 1-80 letters, digits, '.', '_' or '-'",
+    "account_id": "an AWS account id is exactly 12 digits",
+    "started_at": "use an ISO 8601 time with a time zone, e.g. 2025-01-31T06:00:00Z",
+    "map_mode": "use 'inline' or 'distributed'",
+    "mode": "use 'audit' or 'enforce'",
+    "status": "use 'ok' or 'failed'",
+}
+
+
+class EventError(InputError):
+    """A Lambda event that does not match the state machine's contract. Nothing was done."""
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class RunRequest(_Event):
+    """The execution input: empty from the schedule; ``mode: audit`` for a one-off audit."""
+
+    mode: Literal["audit"] | None = None
+
+
+class InventoryEvent(_Event):
+    run_id: RunId
+    started_at: AwareTime
+    map_mode: MapMode
+    request: RunRequest = Field(default_factory=RunRequest)
+
+
+class AccountItem(_Event):
+    """One Map item: an account as the inventory lists it."""
+
+    account_id: AccountId
+    name: ShortText
+    email: ShortText
+    ou_path: Annotated[str, StringConstraints(max_length=2048)] = "/"
+
+
+class RotateAccountEvent(_Event):
+    run_id: RunId
+    mode: Mode
+    account: AccountItem
+
+
+class SkippedItem(_Event):
+    account_id: AccountId
+    name: ShortText
+    email: ShortText = ""
+    ou_path: Annotated[str, StringConstraints(max_length=2048)] = ""
+    status: ShortText = "UNKNOWN"
+    reason: ShortText
+
+
+class AccountSummaryItem(_Event):
+    """What rotate_account returns, or what the Map's Catch records for a crashed account.
+
+    The Catch record is ``{account_id, name, status: "failed", error, cause}``; every count
+    then defaults to zero.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_id: AccountId
+    name: str
+    status: Literal["ok", "failed"]
+    error: str | None = None
+    cause: str | None = None
+    email: str = ""
+    ou_path: str = "/"
+    users: int = Field(default=0, ge=0)
+    keys: int = Field(default=0, ge=0)
+    actions: dict[str, dict[str, int]] = Field(default_factory=dict)
+    holds: int = Field(default=0, ge=0)
+    blocked: int = Field(default=0, ge=0)
+    failed_actions: int = Field(default=0, ge=0)
+    keys_past_rotation: int = Field(default=0, ge=0)
+    notifications_sent: int = Field(default=0, ge=0)
+    notifications_failed: int = Field(default=0, ge=0)
+    report_key: str | None = None
+    report_error: str | None = None
+
+
+class ResultWriterDetails(_Event):
+    """The Distributed Map's ``ResultWriterDetails``: where its manifest.json is."""
+
+    Bucket: Annotated[str, StringConstraints(min_length=3, max_length=63)]
+    Key: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class DigestEvent(_Event):
+    run_id: RunId
+    mode: Mode
+    started_at: AwareTime
+    skipped: list[SkippedItem] = Field(default_factory=list)
+    results: list[AccountSummaryItem] | None = None
+    result_writer: ResultWriterDetails | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DigestEvent:
+        if (self.results is None) == (self.result_writer is None):
+            raise ValueError("give exactly one of 'results' (inline) or 'result_writer'")
+        return self
+
+
+_E = TypeVar("_E", bound=BaseModel)
+
+
+def parse_event(model: type[_E], event: Any) -> _E:
+    """``event`` validated as ``model``, or :class:`EventError` naming the first problem."""
+    if not isinstance(event, dict):
+        raise EventError("event", type(event).__name__, f"send a JSON object ({model.__name__})")
+    try:
+        return model.model_validate(event)
+    except ValidationError as exc:
+        raise _event_error(model, exc) from None
+
+
+def _event_error(model: type[BaseModel], exc: ValidationError) -> EventError:
+    errors = exc.errors()
+    first = errors[0]
+    path = ".".join(str(p) for p in first["loc"]) or "event"
+    last = next((str(p) for p in reversed(first["loc"]) if isinstance(p, str)), "")
+    kind = first["type"]
+    if kind == "missing":
+        fix = f"add '{path}' ({model.__name__})"
+        value: object = "(missing)"
+    elif kind == "extra_forbidden":
+        fix = f"remove '{path}': {model.__name__} has no such field"
+        value = first.get("input")
+    else:
+        fix = _FIXES.get(last, first["msg"])
+        value = first.get("input")
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return EventError(path, _short(value), fix + more)
+
+
+def _short(value: object) -> object:
+    text = repr(value)
+    return value if len(text) <= 120 else text[:117] + "..."

@@ -1,0 +1,429 @@
+"""The three steps of a run on AWS Step Functions: inventory, one account, digest.
+
+Each step is the one-process run cut at its seams, reusing the same service code:
+``list_inventory`` (organization), ``run_account`` (one account), ``Notifier`` (owner mail
+per account, the admin digest once), ``service.report`` (the run report). The Lambda
+handlers (:mod:`keyrotate.lambda_handlers`) only parse events and call these functions.
+
+Objects in ``ReportBucket`` (under ``ReportPrefix``), per run:
+
+- ``<run_id>/accounts.json``: the Map items of a distributed run;
+- ``<run_id>/accounts/<account_id>.json``: one account's results
+  (:func:`keyrotate.service.report_io.account_document`);
+- ``<run_id>/report.json``: the run report (the same document as ``keyrotate run --report``).
+
+Without a report bucket the digest has only the accounts' summaries: its counts are right,
+but the admin mail lists no per-key detail and no run report is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from keyrotate.aws.s3 import make_client
+from keyrotate.aws.s3_objects import get_json, put_json
+from keyrotate.config import Settings, load_settings
+from keyrotate.domain.errors import AwsError, InputError
+from keyrotate.domain.models import Account, ActionKind
+from keyrotate.domain.policy import RotationPolicy
+from keyrotate.domain.results import AccountResult, NotificationResult, Outcome, RunReport
+from keyrotate.notify import Notifier
+from keyrotate.notify.content import digest as digest_view
+from keyrotate.service.account import run_account
+from keyrotate.service.lambda_events import (
+    AccountItem,
+    AccountSummaryItem,
+    DigestEvent,
+    EventError,
+    Mode,
+    ResultWriterDetails,
+    parse_event,
+)
+from keyrotate.service.options import Clock, utc_now
+from keyrotate.service.organization import (
+    list_inventory,
+    notify_options_from,
+    open_sessions,
+    options_from,
+)
+from keyrotate.service.report import summarize, to_document
+from keyrotate.service.report_io import (
+    account_document,
+    account_result_from_document,
+    notifications_from_document,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_FAILURES = 25  # the digest's return value stays small in the execution state
+_CHANGES = {
+    "keys_rotated": ActionKind.ROTATE,
+    "keys_deactivated": ActionKind.DEACTIVATE,
+    "keys_deleted": ActionKind.DELETE,
+}
+
+
+# -- settings and keys -----------------------------------------------------------------------
+
+
+def settings_for(mode: Mode | None, env: Mapping[str, str]) -> Settings:
+    """The function's settings (its environment), in the run's mode.
+
+    A run may be audited on an enforcing deployment, never enforced on an auditing one:
+    ``mode="enforce"`` with ``DryRunFlag=True`` is an :class:`EventError`.
+    """
+    settings = load_settings(None, env, {"dry_run": True} if mode == "audit" else {})
+    if mode == "enforce" and not settings.enforce:
+        raise EventError(
+            "mode",
+            mode,
+            "this deployment runs in audit mode (DryRunFlag=True): send 'audit', or set "
+            "DryRunFlag=False to enforce",
+        )
+    return settings
+
+
+def run_key(settings: Settings, run_id: str, name: str) -> str:
+    return f"{settings.report_prefix}{run_id}/{name}"
+
+
+def account_report_key(settings: Settings, run_id: str, account_id: str) -> str:
+    return run_key(settings, run_id, f"accounts/{account_id}.json")
+
+
+def _s3(settings: Settings) -> S3Client:
+    return make_client(None, settings.region)
+
+
+# -- inventory -------------------------------------------------------------------------------
+
+
+def account_item(account: Account) -> dict[str, str]:
+    """One Map item: what rotate_account needs to know about an account, nothing more."""
+    return {
+        "account_id": account.account_id,
+        "name": account.name,
+        "email": account.email,
+        "ou_path": account.ou_path,
+    }
+
+
+def inventory(settings: Settings, run_id: str, map_mode: str) -> dict[str, Any]:
+    """The accounts in scope as Map items; in distributed mode written to S3 instead.
+
+    Returns ``{run_id, mode, accounts, skipped, items_bucket, items_key}`` (the state
+    machine's ResultSelector needs every key). No change anywhere but the items object.
+    """
+    bucket = settings.report_bucket
+    if map_mode == "distributed" and not bucket:
+        raise InputError(
+            "report_bucket",
+            bucket,
+            "set ReportBucket: the distributed map reads its items from S3",
+        )
+    found = list_inventory(settings, open_sessions(settings, run_id))
+    accounts = [account_item(a) for a in found.accounts]
+    skipped = [
+        {**account_item(a), "status": a.status, "reason": reason} for a, reason in found.skipped
+    ]
+    result: dict[str, Any] = {
+        "run_id": run_id,
+        "mode": settings.mode,
+        "accounts": accounts,
+        "skipped": skipped,
+        "items_bucket": None,
+        "items_key": None,
+        "accounts_in_scope": len(accounts),
+    }
+    if map_mode == "distributed" and bucket:
+        key = put_json(_s3(settings), bucket, run_key(settings, run_id, "accounts.json"), accounts)
+        result.update(accounts=[], items_bucket=bucket, items_key=key)
+    return result
+
+
+# -- one account -----------------------------------------------------------------------------
+
+
+def action_counts(account: AccountResult) -> dict[str, dict[str, int]]:
+    """``{kind: {outcome: n}}`` over every action with an outcome (not NONE)."""
+    counts: Counter[tuple[str, str]] = Counter(
+        (r.action.kind.value, r.outcome.value)
+        for user in account.users
+        for r in user.results
+        if r.outcome is not Outcome.NONE
+    )
+    nested: dict[str, dict[str, int]] = {}
+    for (kind, outcome), n in sorted(counts.items()):
+        nested.setdefault(kind, {})[outcome] = n
+    return nested
+
+
+def account_summary(
+    result: AccountResult,
+    notifications: tuple[NotificationResult, ...],
+    policy: RotationPolicy,
+    report: RunReport,
+) -> dict[str, Any]:
+    """The small record rotate_account returns into the state machine's state."""
+    summary = summarize(report)
+    return {
+        "account_id": result.account.account_id,
+        "name": result.account.name,
+        "email": result.account.email,
+        "ou_path": result.account.ou_path,
+        "status": "failed" if result.failed else "ok",
+        "error": result.error,
+        "users": summary["users"],
+        "keys": summary["keys"],
+        "actions": action_counts(result),
+        "holds": summary["holds"],
+        "blocked": summary["blocked"],
+        "failed_actions": summary["failed_actions"],
+        "keys_past_rotation": digest_view(report, policy).keys_past_rotation,
+        "notifications_sent": sum(1 for n in notifications if n.sent),
+        "notifications_failed": sum(1 for n in notifications if not n.sent),
+        "report_key": None,
+    }
+
+
+def rotate_one(
+    settings: Settings, run_id: str, item: AccountItem, *, clock: Clock = utc_now
+) -> dict[str, Any]:
+    """Scan, plan, act (enforce), store and notify one account; return its summary.
+
+    An account whose role cannot be assumed, or whose calls are denied, comes back with
+    ``status: failed`` and the reason (``run_account`` never raises for AWS errors).
+    """
+    account = Account(item.account_id, item.name, item.email, ou_path=item.ou_path)
+    sessions = open_sessions(settings, run_id)
+    options = options_from(settings, sessions.region)
+    # Templates and transport first: a bad mail setting fails before any key changes.
+    notifier = Notifier.from_options(notify_options_from(settings), sessions.base)
+    now = clock()
+    result = run_account(account, sessions, options, now=now, clock=clock)
+    notifications = notifier.notify_account(result, mode=settings.mode, started=now)
+    report = RunReport(settings.mode, now, clock(), (result,), notifications)
+    summary = account_summary(result, notifications, options.policy, report)
+    bucket = settings.report_bucket
+    if bucket:
+        document = account_document(
+            result, run_id=run_id, mode=settings.mode, started=now, notifications=notifications
+        )
+        key = account_report_key(settings, run_id, account.account_id)
+        try:
+            summary["report_key"] = put_json(_s3(settings), bucket, key, document)
+        except AwsError as exc:
+            # The account's work is done; losing its detail must not undo or hide it.
+            log.warning("account detail not written: %s", exc)
+            summary["report_error"] = str(exc)
+    return summary
+
+
+# -- digest ----------------------------------------------------------------------------------
+
+
+def _lambda_cause(cause: str | None) -> str | None:
+    """A Lambda error's ``Cause`` is JSON with ``errorMessage``: keep just the message."""
+    if not cause:
+        return None
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(parsed, dict) and parsed.get("errorMessage"):
+        return str(parsed["errorMessage"])
+    return cause
+
+
+def failure_reason(item: AccountSummaryItem) -> str:
+    parts = [p for p in (item.error, _lambda_cause(item.cause)) if p]
+    return ": ".join(parts) or "failed"
+
+
+def map_results(client: S3Client, writer: ResultWriterDetails) -> list[AccountSummaryItem]:
+    """The child results a Distributed Map's ResultWriter wrote (its manifest, then files).
+
+    ``manifest.json`` lists ``ResultFiles`` by status (SUCCEEDED, FAILED, PENDING); each file
+    is a JSON array of child executions. A succeeded child's ``Output`` is the JSON string of
+    the account's summary (or of the Catch's failure record); any other child is recorded
+    as a failed account, named from its ``Input``.
+    """
+    manifest = get_json(client, writer.Bucket, writer.Key)
+    try:
+        bucket = str(manifest.get("DestinationBucket") or writer.Bucket)
+        files = [
+            str(entry["Key"]) for entries in manifest["ResultFiles"].values() for entry in entries
+        ]
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise EventError(
+            "result_writer", writer.Key, "point at the Map run's manifest.json (ResultFiles)"
+        ) from exc
+    items: list[AccountSummaryItem] = []
+    for key in files:
+        for execution in get_json(client, bucket, key):
+            items.append(_child_result(execution, key))
+    return items
+
+
+def _child_result(execution: Mapping[str, Any], key: str) -> AccountSummaryItem:
+    try:
+        if execution.get("Status") == "SUCCEEDED" and execution.get("Output"):
+            return parse_event(AccountSummaryItem, json.loads(execution["Output"]))
+        account = json.loads(execution["Input"])["account"]
+        return AccountSummaryItem(
+            account_id=account["account_id"],
+            name=account.get("name", ""),
+            status="failed",
+            error=execution.get("Error") or f"child execution {execution.get('Status')}",
+            cause=execution.get("Cause"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EventError(
+            "result_writer", key, "a result file must hold the Map's child executions"
+        ) from exc
+
+
+def _account_of(item: AccountSummaryItem) -> Account:
+    return Account(item.account_id, item.name, item.email, ou_path=item.ou_path)
+
+
+def _rebuild(
+    items: Iterable[AccountSummaryItem], settings: Settings
+) -> tuple[list[AccountResult], list[NotificationResult], bool]:
+    """Each account's full results from its document; from its summary when there is none.
+
+    Returns the accounts, their owner notifications, and whether every ok account had its
+    document (``False``: the admin digest shows counts only for some accounts).
+    """
+    accounts: list[AccountResult] = []
+    notifications: list[NotificationResult] = []
+    complete = True
+    bucket = settings.report_bucket
+    client = _s3(settings) if bucket else None
+    for item in items:
+        if item.status == "failed":
+            accounts.append(AccountResult(_account_of(item), error=failure_reason(item)))
+            continue
+        if bucket and client is not None and item.report_key:
+            try:
+                document = get_json(client, bucket, item.report_key)
+                accounts.append(account_result_from_document(document))
+                notifications.extend(notifications_from_document(document))
+                continue
+            except (AwsError, InputError) as exc:
+                log.warning("account detail of %s not read: %s", item.account_id, exc)
+        complete = False
+        accounts.append(AccountResult(_account_of(item)))
+        notifications.extend(_counted_notifications(item))
+    return accounts, notifications, complete
+
+
+def _counted_notifications(item: AccountSummaryItem) -> list[NotificationResult]:
+    """Stand-ins for an account's failed owner mails when only its summary is known."""
+    return [
+        NotificationResult(
+            recipient="(see the account's log)",
+            role="account-owner",
+            account_id=item.account_id,
+            sent=False,
+            error="owner notification failed",
+        )
+        for _ in range(item.notifications_failed)
+    ]
+
+
+def _totals(items: list[AccountSummaryItem]) -> dict[str, int]:
+    def done(kind: ActionKind) -> int:
+        return sum(i.actions.get(kind.value, {}).get(Outcome.DONE.value, 0) for i in items)
+
+    totals = {name: done(kind) for name, kind in _CHANGES.items()}
+    totals.update(
+        holds=sum(i.holds for i in items),
+        blocked=sum(i.blocked for i in items),
+        failed_actions=sum(i.failed_actions for i in items),
+        keys_past_rotation=sum(i.keys_past_rotation for i in items),
+        users=sum(i.users for i in items),
+        keys=sum(i.keys for i in items),
+    )
+    return totals
+
+
+def _action_totals(items: list[AccountSummaryItem]) -> dict[str, dict[str, int]]:
+    totals: dict[str, dict[str, int]] = {}
+    for item in items:
+        for kind, outcomes in item.actions.items():
+            for outcome, n in outcomes.items():
+                bucket = totals.setdefault(kind, {})
+                bucket[outcome] = bucket.get(outcome, 0) + n
+    return totals
+
+
+def digest(settings: Settings, event: DigestEvent, *, clock: Clock = utc_now) -> dict[str, Any]:
+    """All accounts in: the admin digest mailed, the run report written, the run's totals.
+
+    ``accounts_failed`` (read by the state machine's AnyAccountFailed choice) counts the
+    accounts that failed, including those the Map's Catch recorded.
+    """
+    if event.result_writer is not None:
+        items = map_results(make_client(None, settings.region), event.result_writer)
+    else:
+        items = list(event.results or ())
+    items.sort(key=lambda i: i.account_id)
+    accounts, owner_notifications, complete = _rebuild(items, settings)
+    accounts.extend(
+        AccountResult(
+            Account(s.account_id, s.name, s.email, status=s.status, ou_path=s.ou_path),
+            skipped=s.reason,
+        )
+        for s in event.skipped
+    )
+    report = RunReport(
+        mode=event.mode,
+        started=event.started_at,
+        finished=clock(),
+        accounts=tuple(accounts),
+        notifications=tuple(owner_notifications),
+    )
+    notifier = Notifier.from_options(notify_options_from(settings))
+    policy = settings.policy()
+    failed_owner_mail = [n for n in owner_notifications if not n.sent]
+    admin = notifier.notify_admin(report, policy, failed_owner_mail)
+    report = replace(report, notifications=report.notifications + admin)
+
+    report_key = None
+    if settings.report_bucket:
+        report_key = put_json(
+            _s3(settings),
+            settings.report_bucket,
+            run_key(settings, event.run_id, "report.json"),
+            to_document(report),
+        )
+    failed = [i for i in items if i.status == "failed"]
+    return {
+        "run_id": event.run_id,
+        "mode": event.mode,
+        "started": event.started_at.isoformat(),
+        "finished": report.finished.isoformat(),
+        "accounts": len(items),
+        "accounts_failed": len(failed),
+        "accounts_skipped": len(event.skipped),
+        **_totals(items),
+        "actions": _action_totals(items),
+        "notifications_failed": len(failed_owner_mail) + sum(1 for n in admin if not n.sent),
+        "admin_notified": any(n.sent for n in admin),
+        "detail": "full" if complete else "counts-only",
+        "report_bucket": settings.report_bucket,
+        "report_key": report_key,
+        "failed_accounts": [
+            {"account_id": i.account_id, "name": i.name, "error": failure_reason(i)}
+            for i in failed[:MAX_LISTED_FAILURES]
+        ],
+    }
