@@ -38,7 +38,7 @@ FUNCTION_ENVIRONMENT = {
     "ResourceOwnerTag", "EmailTemplateAudit", "EmailTemplateEnforce", "SMTPUserParamName",
     "SMTPPasswordParamName", "RunLambdaInVPC", "CentralAccount", "SecretsKmsKeyId",
     "EmailTransport", "EmailSender", "ReportBucket", "ReportPrefix", "POWERTOOLS_SERVICE_NAME",
-    "POWERTOOLS_METRICS_NAMESPACE", "ReadSecretPolicyName", "SMTPEndpoint",
+    "POWERTOOLS_METRICS_NAMESPACE", "ReadSecretPolicyName", "SMTPHost",
 }  # fmt: skip
 
 MEMBER_ROLE_ACTIONS = {

@@ -124,7 +124,7 @@ ENV_VARIABLES: Final = MappingProxyType(
         "run_lambda_in_vpc": ("RunLambdaInVPC",),
         "report_bucket": ("ReportBucket",),
         "report_prefix": ("ReportPrefix",),
-        "read_policy_name": ("ReadPolicyName",),
+        "read_policy_name": ("ReadSecretPolicyName", "ReadPolicyName"),
     }
 )
 
