@@ -85,9 +85,9 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
 
     keys = user.keys
     state = user.state
-    first: list[Action] = []  # deletes come before anything that needs a free key slot
+    orphans: tuple[Action, ...] = ()  # deleted before anything else, then the rest is planned
     if state.intent_at is not None:
-        keys = _drop_orphans(user, first)
+        keys, orphans = _drop_orphans(user)
     elif len(keys) == 2:
         older, newer = keys
         if newer.created < older.created or (
@@ -96,21 +96,19 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
             keys = (newer, older)  # oldest first, as sorted() by (created, key id) would
     elif len(keys) > 2:  # IAM allows two keys; stay correct if that ever changes
         keys = tuple(sorted(keys, key=_sort_key))
-    if not keys:
-        return new_plan(name, None, tuple(first))
 
-    if len(keys) == 1:  # the common case: no previous key, no slot logic
+    # Zero or one key, the common case: no previous key, no slot logic, no list built.
+    if not keys:
+        return new_plan(name, None, orphans)
+    if len(keys) == 1:
         key = keys[0]
         if key.status is _ACTIVE:
             action = _current_action(user, key, False, 1, None, policy, now)
-            if action is None:
-                return new_plan(name, key.key_id, tuple(first))
-            return new_plan(name, key.key_id, (*first, action))
+            return new_plan(name, key.key_id, orphans if action is None else (*orphans, action))
         action = _retire_inactive(name, key, None, state, policy, now)
-        if action is None:
-            return new_plan(name, None, tuple(first))
-        return new_plan(name, None, (*first, action))
+        return new_plan(name, None, orphans if action is None else (*orphans, action))
 
+    first = list(orphans)  # deletes come before anything that needs a free key slot
     current = current_key(keys, state.secret_key_id)
     middle: list[Action] = []
     warns: list[Action] = []
@@ -178,9 +176,10 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
     return new_plan(name, current.key_id, (*first, *middle, *warns))
 
 
-def _drop_orphans(user: UserKeys, deletes: list[Action]) -> tuple[AccessKey, ...]:
-    """Plan the deletion of orphans into ``deletes``; return the other keys, oldest first."""
+def _drop_orphans(user: UserKeys) -> tuple[tuple[AccessKey, ...], tuple[Action, ...]]:
+    """The keys that are not orphans, oldest first, and the deletion of each orphan."""
     keep: list[AccessKey] = []
+    deletes: list[Action] = []
     for key in sorted(user.keys, key=_sort_key):
         if is_orphan(key, user):
             deletes.append(
@@ -188,7 +187,7 @@ def _drop_orphans(user: UserKeys, deletes: list[Action]) -> tuple[AccessKey, ...
             )
         else:
             keep.append(key)
-    return tuple(keep)
+    return tuple(keep), tuple(deletes)
 
 
 def _delete_due(
