@@ -103,6 +103,8 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
     if len(keys) == 1:
         key = keys[0]
         if key.status is _ACTIVE:
+            if not user.forced and key.created + policy.rotate_after - now > policy.warn_before:
+                return new_plan(name, key.key_id, orphans)  # young: not even warned yet
             action = _current_action(user, key, False, 1, None, policy, now)
             return new_plan(name, key.key_id, orphans if action is None else (*orphans, action))
         action = _retire_inactive(name, key, None, state, policy, now)
