@@ -37,7 +37,7 @@ from keyrotate.domain import (
 from tests.unit.engine_support import NewKeyIds, apply_plan
 
 # Sized so the whole file runs in a few seconds on a busy 2-core machine.
-PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 KEY_IDS = ("AKIAKEYFIRST0000000", "AKIAKEYSECOND000000")
@@ -296,7 +296,7 @@ _CLOCK_READS = {"now", "utcnow", "today", "time", "time_ns", "monotonic", "perf_
 _ENV_READS = {"getenv", "getenviron", "environ"}
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(cases(with_intent=True))
 def test_plan_calls_no_clock_and_no_environment(case: Case) -> None:
     """Every call made from keyrotate code during plan(), C builtins included, is traced: none
