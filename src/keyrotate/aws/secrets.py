@@ -8,7 +8,9 @@ readers read it, and denies every other principal.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,7 @@ from keyrotate.aws.errors import translate
 from keyrotate.domain.errors import AwsError
 from keyrotate.domain.results import SecretLocation
 from keyrotate.domain.secret import SecretText
+from keyrotate.domain.state_tags import HELD_KEY_TAG, ROTATED_AT_TAG, STALE_TAG
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -31,6 +34,10 @@ PERMISSIONS: tuple[str, ...] = (
     "secretsmanager:ReplicateSecretToRegions",
     "secretsmanager:TagResource",
 )
+
+# The tags that say which key the secret holds: written just before the value, restored if
+# the value cannot be written.
+_KEY_TAGS = (HELD_KEY_TAG, ROTATED_AT_TAG, STALE_TAG)
 
 READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
 
@@ -125,46 +132,85 @@ class SecretStore:
         tags: Mapping[str, str],
         readers: Sequence[str],
     ) -> SecretLocation:
-        """Create the secret or put a new version; then its policy, replicas and tags.
+        """Put the new key in the secret (made first if missing) as the *last* step.
+
+        Order, so that a failure at any step leaves the secret holding a key that exists (the
+        caller deletes the new key when this raises): create the secret empty if missing
+        (tags without a key id, replicas) -> replicas -> resource policy -> tags naming the
+        new key -> the value. If the value cannot be written, the previous tags are put back
+        (or the secret is marked stale when it held nothing). The write carries an
+        idempotency token derived from the key id, so a write whose reply was lost is
+        recognised as done (DescribeSecret) instead of being undone.
 
         ``value`` is the JSON body without the secret access key, which is added here, from
         ``secret``, at the last moment, so no caller ever holds it in a plain dict.
         """
-        body = json.dumps({**value, "SecretAccessKey": secret.reveal()})
         existing = self.describe(name)
-        tag_list = _tag_list(tags)
         if existing is None:
-            kwargs: dict[str, Any] = {"Name": name, "SecretString": body, "Tags": tag_list}
-            if self._kms_key_id:
-                kwargs["KmsKeyId"] = self._kms_key_id
-            if self._replica_regions:
-                kwargs["AddReplicaRegions"] = self._replicas(self._replica_regions)
-            with translate("secretsmanager:CreateSecret"):
-                arn = self._client.create_secret(**kwargs)["ARN"]
-            replicas: tuple[str, ...] = self._replica_regions
-        else:
-            with translate("secretsmanager:PutSecretValue"):
-                arn = self._client.put_secret_value(SecretId=name, SecretString=body)["ARN"]
-            with translate("secretsmanager:TagResource"):
-                self._client.tag_resource(SecretId=name, Tags=tag_list)
-            missing = [r for r in self._replica_regions if r not in existing.replica_regions]
-            if missing:
-                with translate("secretsmanager:ReplicateSecretToRegions"):
-                    self._client.replicate_secret_to_regions(
-                        SecretId=name, AddReplicaRegions=self._replicas(missing)
-                    )
-            replicas = tuple(sorted({*existing.replica_regions, *missing}))
+            existing = self._create_empty(name, tags)
+        missing = [r for r in self._replica_regions if r not in existing.replica_regions]
+        if missing:
+            with translate("secretsmanager:ReplicateSecretToRegions"):
+                self._client.replicate_secret_to_regions(
+                    SecretId=name, AddReplicaRegions=self._replicas(missing)
+                )
         with translate("secretsmanager:PutResourcePolicy"):
             self._client.put_resource_policy(
-                SecretId=name, ResourcePolicy=read_policy(arn, readers), BlockPublicPolicy=True
+                SecretId=name,
+                ResourcePolicy=read_policy(existing.arn, readers),
+                BlockPublicPolicy=True,
             )
+        with translate("secretsmanager:TagResource"):
+            self._client.tag_resource(SecretId=name, Tags=_tag_list(tags))
+        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"keyrotate:{name}:{value['AccessKeyId']}"))
+        body = json.dumps({**value, "SecretAccessKey": secret.reveal()})
+        try:
+            with translate("secretsmanager:PutSecretValue"):
+                self._client.put_secret_value(
+                    SecretId=name, SecretString=body, ClientRequestToken=token
+                )
+        except AwsError:
+            if not self._is_current(name, token):
+                self._restore_tags(name, existing.tags)
+                raise
         return SecretLocation(
             name=name,
-            arn=arn,
+            arn=existing.arn,
             region=self.region,
             account_id=self.account_id,
-            replica_regions=replicas,
+            replica_regions=tuple(sorted({*existing.replica_regions, *missing})),
         )
+
+    def _create_empty(self, name: str, tags: Mapping[str, str]) -> SecretInfo:
+        """A secret with no value yet: it names no key until the value is written."""
+        quiet = {k: v for k, v in tags.items() if k not in _KEY_TAGS}
+        kwargs: dict[str, Any] = {"Name": name, "Tags": _tag_list(quiet)}
+        if self._kms_key_id:
+            kwargs["KmsKeyId"] = self._kms_key_id
+        if self._replica_regions:
+            kwargs["AddReplicaRegions"] = self._replicas(self._replica_regions)
+        with translate("secretsmanager:CreateSecret"):
+            arn = self._client.create_secret(**kwargs)["ARN"]
+        return SecretInfo(name=name, arn=arn, tags=quiet, replica_regions=self._replica_regions)
+
+    def _is_current(self, name: str, token: str) -> bool:
+        """Whether the version ``token`` names is AWSCURRENT (its write did happen)."""
+        try:
+            with translate("secretsmanager:DescribeSecret"):
+                stages = self._client.describe_secret(SecretId=name).get("VersionIdsToStages", {})
+        except AwsError:
+            return False
+        return "AWSCURRENT" in stages.get(token, [])
+
+    def _restore_tags(self, name: str, previous: Mapping[str, str]) -> None:
+        """Put back the tags of the key the secret still holds; best effort."""
+        restore = {k: previous[k] for k in _KEY_TAGS if k in previous}
+        if HELD_KEY_TAG not in restore:
+            restore = {STALE_TAG: "true"}  # it held no key before: name none now
+        # If this fails too, the tags name a deleted key: the next scan treats it as held by
+        # none and rotates again.
+        with contextlib.suppress(AwsError):
+            self.tag(name, restore)
 
     def tag(self, name: str, tags: Mapping[str, str]) -> None:
         with translate("secretsmanager:TagResource"):
