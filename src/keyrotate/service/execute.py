@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from keyrotate.aws.iam import Iam, NewKey
 from keyrotate.aws.secrets import SecretStore
@@ -74,12 +74,31 @@ def enforce(plan: Plan, user: ScannedUser, tools: AccountTools) -> tuple[ActionR
             result = _execute(action, user, tools)
             failed = result.outcome is Outcome.FAILED
             results.append(result)
-    marked = user.keys.state.intent_at is not None or any(
-        r.action.kind is ActionKind.ROTATE and r.outcome is Outcome.DONE for r in results
+    rotated = next(
+        (
+            i
+            for i, r in enumerate(results)
+            if r.action.kind is ActionKind.ROTATE and r.outcome is Outcome.DONE
+        ),
+        None,
     )
-    if marked and not failed:
+    interrupted = user.keys.state.intent_at is not None
+    if (rotated is None and not interrupted) or failed:
+        return tuple(results)
+    # The read grant comes last and is retried while the marker stays: a run that stopped
+    # after storing the key (crash, or a failed grant) is finished by the next one.
+    problem = None
+    if rotated is not None or user.secret is not None:
+        problem = _grant_read(user.user.name, tools)
+    if problem is None:
         # Orphans are gone and any rotation completed: the marker has served its purpose.
         _quietly(lambda: tools.iam.untag_user(user.user.name, [tags.USER_INTENT]))
+    elif rotated is not None:
+        done = results[rotated]
+        note = "; ".join(n for n in (done.error, problem) if n)
+        results[rotated] = replace(done, error=note)
+    else:
+        log.warning("%s: %s", user.user.name, problem)
     return tuple(results)
 
 
@@ -138,10 +157,7 @@ def _rotate(action: Action, user: ScannedUser, tools: AccountTools) -> ActionRes
             undo = f"deleting the new key failed too ({undo_exc}); the next run removes it"
         return ActionResult(action, Outcome.FAILED, f"storing the new key failed: {exc}; {undo}")
     verified, problem = _verify(new_key, user, tools)
-    notes = [n for n in (_grant_read(name, tools), problem) if n]
-    return ActionResult(
-        action, Outcome.DONE, "; ".join(notes) or None, new_key.key_id, location, verified
-    )
+    return ActionResult(action, Outcome.DONE, problem, new_key.key_id, location, verified)
 
 
 def _store(new_key: NewKey, user: ScannedUser, tools: AccountTools) -> SecretLocation:
