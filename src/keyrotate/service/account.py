@@ -71,7 +71,27 @@ def run_account(
     now: datetime,
     clock: Clock,
 ) -> AccountResult:
-    """Never raises for an AWS failure: the account is recorded as failed, with the reason."""
+    """Never raises for an AWS failure: the account is recorded as failed, with the reason.
+
+    The account's session and clients are released when it is done (unless it is the
+    central secrets account, which every account uses): memory follows the accounts in
+    flight, not the size of the organization.
+    """
+    try:
+        return _run_account(account, sessions, options, now=now, clock=clock)
+    finally:
+        if account.account_id != options.central_account:
+            sessions.release(account.account_id)
+
+
+def _run_account(
+    account: Account,
+    sessions: AccountSessions,
+    options: RunOptions,
+    *,
+    now: datetime,
+    clock: Clock,
+) -> AccountResult:
     try:
         tools = account_tools(account.account_id, sessions, options, clock)
         scanned = read_account(account.account_id, tools, options, now=now)
