@@ -79,7 +79,7 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
     """
     name = user.user_name
     exemption = user.exemption
-    if exemption is not None and (exemption.until is None or now < exemption.until):
+    if exemption is not None and exemption.applies(now):
         reason = Reason.EXEMPT_GROUP if exemption.source == "group" else Reason.EXEMPT_TAG
         return new_plan(name, None, (new_action(EXEMPT, name, None, reason, None),))
 
