@@ -24,7 +24,6 @@ RETRIED = {
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
-    "Throttled",
 }
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
