@@ -39,6 +39,10 @@ PERMISSIONS: tuple[str, ...] = (
 # the value cannot be written.
 _KEY_TAGS = (HELD_KEY_TAG, ROTATED_AT_TAG, STALE_TAG)
 
+# With a customer-managed key (central mode, SecretsKmsKeyId), Secrets Manager encrypts the new
+# value with the caller's permission on that key.
+KMS_PERMISSIONS: tuple[str, ...] = ("kms:GenerateDataKey", "kms:Decrypt")
+
 READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
 
 
@@ -160,11 +164,12 @@ class SecretStore:
                 ResourcePolicy=read_policy(existing.arn, readers),
                 BlockPublicPolicy=True,
             )
-        with translate("secretsmanager:TagResource"):
-            self._client.tag_resource(SecretId=name, Tags=_tag_list(tags))
         token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"keyrotate:{name}:{value['AccessKeyId']}"))
         body = json.dumps({**value, "SecretAccessKey": secret.reveal()})
         try:
+            # A tag write whose reply was lost did happen: undo it too.
+            with translate("secretsmanager:TagResource"):
+                self._client.tag_resource(SecretId=name, Tags=_tag_list(tags))
             with translate("secretsmanager:PutSecretValue"):
                 self._client.put_secret_value(
                     SecretId=name, SecretString=body, ClientRequestToken=token
