@@ -1,0 +1,62 @@
+"""What each deployed principal needs, composed from the adapters' ``PERMISSIONS`` tuples.
+
+Each adapter in :mod:`keyrotate.aws` declares the IAM actions it calls beside the calls; this
+module says which adapters each principal of ``deploy/`` uses. ``tests/unit/test_permissions``
+checks that every role in the templates grants exactly these actions, no more, no less.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from keyrotate.aws import iam, organizations, s3, s3_objects, secrets, ses, session, ssm
+
+
+def _declared(permissions: Iterable[str], *actions: str) -> frozenset[str]:
+    """``actions`` out of an adapter's ``permissions``: a principal that uses only part of it."""
+    missing = set(actions) - set(permissions)
+    if missing:
+        raise ValueError(f"not declared by the adapter: {sorted(missing)}")
+    return frozenset(actions)
+
+
+# Every Lambda function writes its logs and reads its environment / objects under the stack's
+# data key. Not an adapter's call: the runtime's.
+FUNCTION_RUNTIME = frozenset(
+    {"logs:CreateLogStream", "logs:PutLogEvents", "kms:Decrypt", "kms:GenerateDataKey"}
+)
+
+ASSUME_ROLE = _declared(session.PERMISSIONS, "sts:AssumeRole")
+MAIL = frozenset(ses.PERMISSIONS) | frozenset(ssm.PERMISSIONS)  # SES, or SMTP via SSM
+
+# member-role.yaml: the role assumed in every account (scan, rotate, store in member mode)
+MEMBER_ROLE = frozenset(iam.PERMISSIONS) | frozenset(secrets.PERMISSIONS)
+
+# org-list-role.yaml: the role that lists the organization's accounts
+ORG_LIST_ROLE = frozenset(organizations.PERMISSIONS)
+
+# main.yaml: the functions' execution roles
+INVENTORY_FUNCTION = (
+    FUNCTION_RUNTIME | ASSUME_ROLE | _declared(s3_objects.PERMISSIONS, "s3:PutObject")
+)
+ROTATE_ACCOUNT_FUNCTION = (
+    FUNCTION_RUNTIME
+    | ASSUME_ROLE
+    | _declared(s3_objects.PERMISSIONS, "s3:PutObject")  # the account's detail document
+    | frozenset(s3.PERMISSIONS)  # operator's template overrides
+    | frozenset(secrets.PERMISSIONS)  # central mode: secrets live in the deployment account
+    | frozenset(secrets.KMS_PERMISSIONS)
+    | MAIL
+)
+DIGEST_FUNCTION = (
+    FUNCTION_RUNTIME | frozenset(s3_objects.PERMISSIONS) | frozenset(s3.PERMISSIONS) | MAIL
+)
+
+# Role logical id in its template -> what it needs.
+ROLES: dict[tuple[str, str], frozenset[str]] = {
+    ("member-role.yaml", "MemberRole"): MEMBER_ROLE,
+    ("org-list-role.yaml", "OrgListRoleResource"): ORG_LIST_ROLE,
+    ("main.yaml", "InventoryRole"): INVENTORY_FUNCTION,
+    ("main.yaml", "RotationRole"): ROTATE_ACCOUNT_FUNCTION,
+    ("main.yaml", "DigestRole"): DIGEST_FUNCTION,
+}
