@@ -368,7 +368,9 @@ def _read_secret(sm: Any, name: str) -> SecretInfo | None:
         tags={t["Key"]: t["Value"] for t in described.get("Tags", [])},
         value_key_id=value.get("AccessKeyId"),
         has_policy=bool(policy),
-        replicas=tuple(sorted(r["Region"] for r in described.get("ReplicationStatus", []))),
+        # A set: moto lists a region twice when a replication whose reply was lost is retried
+        # (real Secrets Manager refuses the second one).
+        replicas=tuple(sorted({r["Region"] for r in described.get("ReplicationStatus", [])})),
         secret_access_key=value.get("SecretAccessKey"),
     )
 

@@ -107,6 +107,8 @@ def test_exhausted_fault_on_every_operation_loses_no_key_and_next_run_converges(
     # Every failure reached the report: a failed account or action, or a note on a done one.
     by_account = {a.account.account_id: a for a in report.accounts}
     for _, operation in ACCOUNT_OPERATIONS:
+        if (kind, operation) == ("drop_after", "PutSecretValue"):
+            continue  # the write happened; the tool sees its version is current: a success
         account = by_account[org.accounts[_account_name(operation)]]
         told = (
             account.failed
