@@ -53,7 +53,7 @@ class Rotated:
 
 
 @dataclass(frozen=True)
-class Sequence:
+class RunSequence:
     manifest: DemoManifest
     audit: CliRun
     enforce: CliRun
@@ -91,7 +91,7 @@ def _rotated_state(endpoint: str, enforce: dict[str, Any]) -> dict[tuple[str, st
 
 
 @pytest.fixture(scope="module")
-def runs(_moto_server: str) -> Iterator[Sequence]:
+def runs(_moto_server: str) -> Iterator[RunSequence]:
     now = datetime.now(UTC)
     with seeded_demo_org(_moto_server, now) as manifest:
         accounts = [a.account_id for a in manifest.accounts]
@@ -103,7 +103,7 @@ def runs(_moto_server: str) -> Iterator[Sequence]:
         state2 = org_state(_moto_server, accounts)
         again = run_cli("--enforce")
         state3 = org_state(_moto_server, accounts)
-        yield Sequence(manifest, audit, enforce, again, state0, state1, state2, state3, rotated)
+        yield RunSequence(manifest, audit, enforce, again, state0, state1, state2, state3, rotated)
 
 
 def _expected(user: ManifestUser) -> list[str]:
@@ -111,13 +111,13 @@ def _expected(user: ManifestUser) -> list[str]:
 
 
 # reports -------------------------------------------------------------------------------------
-def test_every_run_of_the_sequence_exits_0(runs: Sequence) -> None:
+def test_every_run_of_the_sequence_exits_0(runs: RunSequence) -> None:
     assert (runs.audit.exit_code, runs.enforce.exit_code, runs.again.exit_code) == (0, 0, 0), (
         runs.audit.stderr + runs.enforce.stderr + runs.again.stderr
     )
 
 
-def test_spec_worked_examples_get_spec_actions_in_the_enforce_report(runs: Sequence) -> None:
+def test_spec_worked_examples_get_spec_actions_in_the_enforce_report(runs: RunSequence) -> None:
     actions = actions_by_user(runs.enforce.report)
     rows = runs.manifest.spec_rows
     assert len(rows) >= 12
@@ -126,7 +126,7 @@ def test_spec_worked_examples_get_spec_actions_in_the_enforce_report(runs: Seque
         assert actions.get(key, []) == _expected(user), f"{user.user_name}: {user.spec_row}"
 
 
-def test_every_seeded_user_gets_the_manifest_actions(runs: Sequence) -> None:
+def test_every_seeded_user_gets_the_manifest_actions(runs: RunSequence) -> None:
     actions = actions_by_user(runs.enforce.report)
     expected = {
         (u.account_id, u.user_name): _expected(u)
@@ -138,14 +138,14 @@ def test_every_seeded_user_gets_the_manifest_actions(runs: Sequence) -> None:
 
 
 def test_enforce_carries_out_every_changing_action_and_only_notices_the_rest(
-    runs: Sequence,
+    runs: RunSequence,
 ) -> None:
     outcomes = {(r["action"], r["outcome"]) for r in runs.enforce.report["keys"] if r["action"]}
     assert {o for a, o in outcomes if a in CHANGING} == {"done"}
     assert {o for a, o in outcomes if a not in CHANGING} == {"notice"}
 
 
-def test_audit_plans_exactly_the_actions_the_enforce_run_then_takes(runs: Sequence) -> None:
+def test_audit_plans_exactly_the_actions_the_enforce_run_then_takes(runs: RunSequence) -> None:
     assert planned(runs.audit.report) == planned(runs.enforce.report)
     assert {r["outcome"] for r in changes(runs.audit.report)} == {"planned"}
     assert runs.audit.report["mode"] == "audit"
@@ -153,7 +153,7 @@ def test_audit_plans_exactly_the_actions_the_enforce_run_then_takes(runs: Sequen
 
 
 # AWS state after enforce -------------------------------------------------------------------
-def test_rotation_stores_the_new_key_in_the_users_own_secret(runs: Sequence) -> None:
+def test_rotation_stores_the_new_key_in_the_users_own_secret(runs: RunSequence) -> None:
     rotations = [r for r in runs.enforce.report["keys"] if r["action"] == "ROTATE"]
     assert len(rotations) >= 3
     for record in rotations:
@@ -174,7 +174,7 @@ def test_rotation_stores_the_new_key_in_the_users_own_secret(runs: Sequence) -> 
         assert record["secret_name"] == f"keyrotate/{account}/{user}"
 
 
-def test_rotated_secret_is_readable_by_its_user_and_the_user_may_read_it(runs: Sequence) -> None:
+def test_rotated_secret_is_readable_by_its_user_and_the_user_may_read_it(runs: RunSequence) -> None:
     assert runs.rotated
     for (account, user), stored in runs.rotated.items():
         assert stored.readers == [f"arn:aws:iam::{account}:user/{user}"]
@@ -183,7 +183,7 @@ def test_rotated_secret_is_readable_by_its_user_and_the_user_may_read_it(runs: S
 
 
 def test_deactivation_makes_the_key_inactive_and_records_when_on_the_user(
-    runs: Sequence,
+    runs: RunSequence,
 ) -> None:
     deactivated = [r for r in runs.enforce.report["keys"] if r["action"] == "DEACTIVATE"]
     assert len(deactivated) >= 4
@@ -197,7 +197,7 @@ def test_deactivation_makes_the_key_inactive_and_records_when_on_the_user(
         ).replace(microsecond=0)
 
 
-def test_deletion_removes_the_key(runs: Sequence) -> None:
+def test_deletion_removes_the_key(runs: RunSequence) -> None:
     deleted = [r for r in runs.enforce.report["keys"] if r["action"] == "DELETE"]
     assert len(deleted) >= 3
     for record in deleted:
@@ -207,7 +207,7 @@ def test_deletion_removes_the_key(runs: Sequence) -> None:
         assert record["access_key_id"] not in after
 
 
-def test_notices_leave_every_key_of_the_user_unchanged(runs: Sequence) -> None:
+def test_notices_leave_every_key_of_the_user_unchanged(runs: RunSequence) -> None:
     by_user = records_by_user(runs.enforce.report)
     quiet = [
         user
@@ -230,7 +230,7 @@ def test_notices_leave_every_key_of_the_user_unchanged(runs: Sequence) -> None:
             )
 
 
-def test_suspended_account_is_skipped_and_its_keys_left_alone(runs: Sequence) -> None:
+def test_suspended_account_is_skipped_and_its_keys_left_alone(runs: RunSequence) -> None:
     (retired,) = runs.manifest.skipped_accounts
     entry = account_entries(runs.enforce.report)[retired.account_id]
     assert entry["status"] == "skipped"
@@ -239,7 +239,7 @@ def test_suspended_account_is_skipped_and_its_keys_left_alone(runs: Sequence) ->
 
 
 # audit and idempotency ---------------------------------------------------------------------
-def test_audit_changes_nothing_in_iam_or_secrets_manager_of_any_account(runs: Sequence) -> None:
+def test_audit_changes_nothing_in_iam_or_secrets_manager_of_any_account(runs: RunSequence) -> None:
     assert runs.after_audit.keys() == runs.before_audit.keys()
     for account, state in runs.before_audit.items():
         assert runs.after_audit[account] == state, account
@@ -247,7 +247,7 @@ def test_audit_changes_nothing_in_iam_or_secrets_manager_of_any_account(runs: Se
     assert runs.after_enforce != runs.before_audit
 
 
-def test_a_second_enforce_run_right_after_the_first_changes_nothing(runs: Sequence) -> None:
+def test_a_second_enforce_run_right_after_the_first_changes_nothing(runs: RunSequence) -> None:
     again = runs.again.report
     assert [r for r in again["keys"] if r["action"] in CHANGING] == []
     assert again["summary"]["outcomes"] == {}
