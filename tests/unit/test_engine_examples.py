@@ -551,6 +551,18 @@ def test_an_orphan_deletion_comes_before_any_other_action() -> None:
     assert plan(u, DEFAULT, now=NOW).actions[0].reason is Reason.ORPHAN
 
 
+def test_a_marker_younger_than_15_minutes_blocks_the_user_until_its_window_closes() -> None:
+    """Another run may be between CreateAccessKey and storing the secret: touch nothing."""
+    u = _orphan_user(95, timedelta(minutes=5))
+    for minutes in (5, 10, 14):
+        result = plan(u, DEFAULT, now=MARKER + timedelta(minutes=minutes))
+        assert [(a.kind, a.reason, a.due) for a in result.actions] == [
+            (BLOCKED, Reason.ROTATION_IN_PROGRESS, MARKER + ORPHAN_WINDOW)
+        ]
+    after = plan(u, DEFAULT, now=MARKER + ORPHAN_WINDOW)
+    assert [a.reason for a in after.actions] == [Reason.ORPHAN, Reason.ROTATION_DUE]
+
+
 # --- Rules 4-5: inactive keys, recorded vs estimated deactivation ------------------------------
 
 _B30 = key("B", 30, used_days_ago=1)

@@ -6,6 +6,8 @@ is retried with backoff for a bounded time. GetCallerIdentity needs no IAM permi
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
 from collections.abc import Callable
 
@@ -19,6 +21,13 @@ from keyrotate.domain.secret import SecretText
 PERMISSIONS: tuple[str, ...] = ()  # GetCallerIdentity is allowed to every principal
 
 _NO_RETRY = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=10)
+_LOCK = threading.Lock()
+
+
+@functools.cache
+def _session() -> boto3.Session:
+    """One session for every check: loading botocore's models once, not once per new key."""
+    return boto3.Session()
 
 
 def verify_key(
@@ -32,10 +41,15 @@ def verify_key(
     sleep: Callable[[float], None] = time.sleep,
 ) -> str | None:
     """``None`` when the key authenticates (as ``expected_arn`` if given), else why not."""
-    session = boto3.Session(
-        aws_access_key_id=key_id, aws_secret_access_key=secret.reveal(), region_name=region
-    )
-    sts = session.client("sts", config=_NO_RETRY)
+    with _LOCK:  # boto3 sessions are not thread-safe while making clients
+        sts = _session().client(
+            "sts",
+            region_name=region,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret.reveal(),
+            aws_session_token=None,
+            config=_NO_RETRY,
+        )
     wait = first_wait
     problem = "not tried"
     for attempt in range(attempts):

@@ -85,8 +85,11 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
 
     keys = user.keys
     state = user.state
+    intent = state.intent_at
+    if intent is not None and now < intent + ORPHAN_WINDOW:
+        return _rotation_in_progress(user, intent)
     orphans: tuple[Action, ...] = ()  # deleted before anything else, then the rest is planned
-    if state.intent_at is not None:
+    if intent is not None:
         keys, orphans = _drop_orphans(user)
     elif len(keys) == 2:
         older, newer = keys
@@ -176,6 +179,19 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
     if action is not None:
         (warns if action.kind is WARN else middle).append(action)
     return new_plan(name, current.key_id, (*first, *middle, *warns))
+
+
+def _rotation_in_progress(user: UserKeys, intent: datetime) -> Plan:
+    """A fresh intent marker: another run may sit between creating a key and storing it.
+
+    SPEC.md is silent here; the safer behaviour is to touch nothing. Judging that run's new
+    key an orphan now would delete it while it is being stored. Once the 15-minute window
+    has closed, a key still held by no secret is an orphan and is removed.
+    """
+    name = user.user_name
+    current = current_key(sorted(user.keys, key=_sort_key), user.state.secret_key_id)
+    blocked = new_action(BLOCKED, name, None, Reason.ROTATION_IN_PROGRESS, intent + ORPHAN_WINDOW)
+    return new_plan(name, current.key_id if current else None, (blocked,))
 
 
 def _drop_orphans(user: UserKeys) -> tuple[tuple[AccessKey, ...], tuple[Action, ...]]:

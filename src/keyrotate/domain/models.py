@@ -133,6 +133,10 @@ class Reason(Enum):
         "the consumer has not switched"
     )
     NO_FREE_SLOT = "the user already has two keys; the older one must be retired first"
+    ROTATION_IN_PROGRESS = (
+        "another run started rotating this user less than 15 minutes ago; nothing is changed "
+        "until it has finished or its window has passed"
+    )
     EXEMPT_GROUP = "the user is in the exemption group"
     EXEMPT_TAG = "the user carries the exemption tag"
 

@@ -14,23 +14,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from keyrotate.aws.iam import Iam, NewKey
 from keyrotate.aws.secrets import SecretStore
 from keyrotate.aws.verify import verify_key
 from keyrotate.domain import state_tags as tags
 from keyrotate.domain.errors import AwsError, KeySlotsFull
-from keyrotate.domain.models import Action, ActionKind, KeyStatus, Plan
+from keyrotate.domain.models import Action, ActionKind, KeyStatus, Plan, Reason
 from keyrotate.domain.results import ActionResult, Outcome, SecretLocation
-from keyrotate.domain.secret import SecretText
 from keyrotate.service.options import Clock, RunOptions
 from keyrotate.service.scan import ScannedUser
 
 log = logging.getLogger(__name__)
-
-# (key id, secret, region, expected user ARN) -> None when the key works, else why not
-KeyVerifier = Callable[[str, SecretText, str, str], str | None]
 
 
 def audit(plan: Plan) -> tuple[ActionResult, ...]:
@@ -51,9 +47,6 @@ class AccountTools:
     secrets: SecretStore
     options: RunOptions
     clock: Clock
-    verify: KeyVerifier = field(
-        default=lambda k, s, r, a: verify_key(k, s, region=r, expected_arn=a)
-    )
 
     def read_policy_arn(self) -> str | None:
         name = self.options.read_policy_name
@@ -74,6 +67,8 @@ def enforce(plan: Plan, user: ScannedUser, tools: AccountTools) -> tuple[ActionR
             result = _execute(action, user, tools)
             failed = result.outcome is Outcome.FAILED
             results.append(result)
+    if any(a.reason is Reason.ROTATION_IN_PROGRESS for a in plan.actions):
+        return tuple(results)  # the marker is another run's: leave it and its user alone
     rotated = next(
         (
             i
@@ -185,7 +180,13 @@ def _verify(
     """Prove the stored key authenticates (``None``: not checked); a failure is reported."""
     if not tools.options.verify_new_keys:
         return None, None
-    problem = tools.verify(new_key.key_id, new_key.secret, tools.options.region, user.user.arn)
+    problem = verify_key(
+        new_key.key_id,
+        new_key.secret,
+        region=tools.options.region,
+        expected_arn=user.user.arn,
+        first_wait=tools.options.verify_first_wait,
+    )
     if problem is None:
         return True, None
     return False, f"verification failed: {problem}"

@@ -34,6 +34,8 @@ class RunOptions:
     kms_key_id: str | None = None
     replica_regions: tuple[str, ...] = ()
     verify_new_keys: bool = False
+    # IAM is eventually consistent: the first check of a new key waits this long, doubling.
+    verify_first_wait: float = 1.0
     scan_mode: str = "auto"  # auto | report | per-user
     workers: int = 8
 
