@@ -54,6 +54,20 @@ class SecretInfo:
     arn: str
     tags: Mapping[str, str] = field(default_factory=dict)
     replica_regions: tuple[str, ...] = ()
+    current_version: str | None = None  # the AWSCURRENT version id, None if no value yet
+
+    def holds_value_of(self, key_id: str | None) -> bool:
+        """Whether the current value is the one the tool wrote for ``key_id``.
+
+        The tool writes each key's value under :func:`value_version`, so this tells from a
+        listing alone (no value read) whether tags naming a key were followed by its value.
+        """
+        return key_id is not None and self.current_version == value_version(self.name, key_id)
+
+
+def value_version(name: str, key_id: str) -> str:
+    """The version id (idempotency token) under which ``key_id``'s value is written."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"keyrotate:{name}:{key_id}"))
 
 
 def read_policy(secret_arn: str, readers: Sequence[str]) -> str:
@@ -164,7 +178,7 @@ class SecretStore:
                 ResourcePolicy=read_policy(existing.arn, readers),
                 BlockPublicPolicy=True,
             )
-        token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"keyrotate:{name}:{value['AccessKeyId']}"))
+        token = value_version(name, value["AccessKeyId"])
         body = json.dumps({**value, "SecretAccessKey": secret.reveal()})
         try:
             # A tag write whose reply was lost did happen: undo it too.
@@ -232,9 +246,12 @@ def _tag_list(tags: Mapping[str, str]) -> list[TagTypeDef]:
 
 
 def _info(entry: Mapping[str, Any]) -> SecretInfo:
+    # ListSecrets and DescribeSecret name the version map differently.
+    stages = entry.get("SecretVersionsToStages") or entry.get("VersionIdsToStages") or {}
     return SecretInfo(
         name=entry["Name"],
         arn=entry["ARN"],
         tags={t["Key"]: t["Value"] for t in entry.get("Tags", [])},
         replica_regions=tuple(sorted(r["Region"] for r in entry.get("ReplicationStatus", []))),
+        current_version=next((v for v, s in stages.items() if "AWSCURRENT" in s), None),
     )

@@ -48,12 +48,33 @@ def parse_stamp(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def key_state(user_tags: Mapping[str, str], secret_tags: Mapping[str, str] | None) -> KeyState:
-    """Combine the user's tags and its secret's tags into what the engine needs."""
+def key_state(
+    user_tags: Mapping[str, str],
+    secret_tags: Mapping[str, str] | None,
+    *,
+    value_written: bool = True,
+) -> KeyState:
+    """Combine the user's tags and its secret's tags into what the engine needs.
+
+    ``value_written``: whether the secret's current value is the one written for the key its
+    tags name. A rotation writes the tags just before the value; if it was interrupted in
+    between (intent marker still there, tags stamped after it), the secret holds no key the
+    tags can vouch for, and the new key is an orphan like any other key never stored.
+    """
     deactivated: dict[str, datetime] = {}
     secret_tags = secret_tags or {}
     secret_key_id = secret_tags.get(HELD_KEY_TAG) or None
     if secret_tags.get(STALE_TAG) == "true":
+        secret_key_id = None
+    intent_at = parse_stamp(user_tags.get(USER_INTENT))
+    tagged_at = parse_stamp(secret_tags.get(ROTATED_AT_TAG))
+    if (
+        secret_key_id
+        and not value_written
+        and intent_at is not None
+        and tagged_at is not None
+        and tagged_at >= intent_at
+    ):
         secret_key_id = None
     prior = secret_tags.get(PREDECESSOR_TAG)
     prior_at = parse_stamp(secret_tags.get(PREDECESSOR_DEACTIVATED_TAG))
@@ -68,7 +89,7 @@ def key_state(user_tags: Mapping[str, str], secret_tags: Mapping[str, str] | Non
         secret_key_id=secret_key_id,
         rotated_at=parse_stamp(secret_tags.get(ROTATED_AT_TAG)) if secret_key_id else None,
         deactivated_at=deactivated,
-        intent_at=parse_stamp(user_tags.get(USER_INTENT)),
+        intent_at=intent_at,
     )
 
 

@@ -46,7 +46,7 @@ from keyrotate.domain.credential_report import (
 from keyrotate.domain.engine import plan
 from keyrotate.domain.errors import AccessDenied, AwsError, InputError
 from keyrotate.domain.models import AccessKey, Exemption, KeyState, UserKeys
-from keyrotate.domain.state_tags import key_state, parse_exemption
+from keyrotate.domain.state_tags import HELD_KEY_TAG, key_state, parse_exemption
 from keyrotate.service.options import RunOptions
 
 SCAN_REPORT = "credential-report"
@@ -277,7 +277,11 @@ def build_user(
     user_keys = UserKeys(
         user_name=user.name,
         keys=tuple(keys),
-        state=key_state(tags, secret.tags if secret else None),
+        state=key_state(
+            tags,
+            secret.tags if secret else None,
+            value_written=secret is None or secret.holds_value_of(secret.tags.get(HELD_KEY_TAG)),
+        ),
         exemption=exemption_of(user.name, tags, members, options),
         forced=(account_id, user.name) in options.force_users,
         owner=tags.get(options.owner_tag) or None,
