@@ -86,6 +86,7 @@ class Gate:
         self._lock = threading.Lock()
         self._holds: list[_Hold] = []
         self.issued_secrets: list[str] = []  # never printed: only compared with captured text
+        self.calls: list[tuple[str, str]] = []  # (service, operation) of every call, in order
 
     def hold(self, service: str, operation: str, nth: int = 1, *, after: bool = False) -> _Hold:
         armed = _Hold(service, operation, nth, after)
@@ -99,12 +100,19 @@ class Gate:
                 armed.release.set()
             self._holds.clear()
 
+    def forget(self) -> None:
+        """Clear the holds and the call log (the issued secrets stay: the leak scan needs them)."""
+        self.clear()
+        with self._lock:
+            self.calls.clear()
+
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if is_control_path(environ):
             return self._app(environ, start_response)
         info = inspect_request(environ)
         chosen: _Hold | None = None
         with self._lock:
+            self.calls.append((info.service, info.operation))
             for armed in self._holds:
                 if (armed.service, armed.operation) == (info.service, info.operation):
                     armed.seen += 1
@@ -161,7 +169,7 @@ class FaultLab:
         self._server.server_close()
 
     def reset(self) -> None:
-        self.gate.clear()
+        self.gate.forget()
         self.injector.clear()
         post(f"{self.url}/moto-api/reset")
         forget_clients()
@@ -380,13 +388,22 @@ ORPHAN_WINDOW = timedelta(minutes=15)
 
 
 def _orphan(key: KeyInfo, user: UserInfo) -> bool:
-    """A key a crashed rotation made: created within 15 min after the marker, held by none."""
+    """A key a crashed rotation made: created within 15 min after the marker, held by none.
+
+    Held means by tag *and* value: a crash between writing the secret's tags and its value
+    leaves tags naming a key whose secret no one stored.
+    """
     marker = user.tags.get("keyrotate:intent")
     if marker is None:
         return False
     at = datetime.fromisoformat(marker)
-    held = user.secret.tags.get("keyrotate:access-key-id") if user.secret else None
-    return key.key_id != held and at <= key.created <= at + ORPHAN_WINDOW
+    return not _held(key.key_id, user) and at <= key.created <= at + ORPHAN_WINDOW
+
+
+def _tags_name_orphan(user: UserInfo) -> bool:
+    """The secret's tags name an orphan: a store interrupted between tags and value."""
+    tag = user.secret.tags.get("keyrotate:access-key-id") if user.secret else None
+    return any(k.key_id == tag and _orphan(k, user) for k in user.keys)
 
 
 def _held(key_id: str, user: UserInfo) -> bool:
@@ -429,6 +446,7 @@ def violations(
             secret is not None
             and secret.tags.get("keyrotate:stale") != "true"
             and not names_nothing
+            and not (orphans_allowed and _tags_name_orphan(now))
         ):
             held = secret.tags.get("keyrotate:access-key-id")
             if held not in still:
@@ -437,6 +455,19 @@ def violations(
                 found.append(f"{where}: secret's value holds missing key {secret.value_key_id}")
             if held != secret.value_key_id:
                 found.append(f"{where}: secret's tag and value disagree")
+    return found
+
+
+def unheld_new_keys(seeded: State, state: State) -> list[str]:
+    """Keys that were not seeded and that the user's secret does not hold: orphans left."""
+    found: list[str] = []
+    for where, user in state.items():
+        old = {k.key_id for k in seeded[where].keys}
+        found += [
+            f"{where}: {k.key_id}"
+            for k in user.keys
+            if k.key_id not in old and not _held(k.key_id, user)
+        ]
     return found
 
 

@@ -1,0 +1,160 @@
+"""SIGKILL the CLI at 20 points of an enforce run; the next run converges, no orphan remains.
+
+Each crash point holds one call in the lab's :class:`~tests.faults.lab.Gate` (the Nth call of
+an operation, before moto performs it or after, so the reply never reaches the CLI), waits
+until the CLI is *exactly* there, kills it with SIGKILL and lets the call go. The run is
+made with one worker, so the calls come in a fixed order: the management account's rotation
+first (``legacy``), then the member's users in seeding order: rot-new (new secret), rot-held
+(existing secret, replica added), unused (deactivate), lone-old (delete), del-rot (delete,
+then rotate), prev-deact (deactivate, predecessor tags on the secret).
+
+A rotation interrupted less than 15 minutes ago may still be running elsewhere, so the run
+after the crash is made as if 16 minutes later (the intent marker's window has closed).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from keyrotate.domain.engine import ORPHAN_WINDOW
+from keyrotate.service.options import utc_now
+from tests.faults.conftest import Leaks, Reference
+from tests.faults.lab import (
+    FaultLab,
+    Org,
+    State,
+    created_keys,
+    enforce_run,
+    failed,
+    iter_texts,
+    normalized,
+    outcomes,
+    read_state,
+    seed_org,
+    settings_env,
+    unheld_new_keys,
+    violations,
+)
+
+KEYROTATE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "keyrotate"
+ARRIVAL_TIMEOUT = 60.0  # seconds for the CLI to reach the held call on a busy machine
+LATER = ORPHAN_WINDOW + timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class CrashPoint:
+    """Kill the CLI at the ``nth`` call of ``operation`` (``after``: once moto performed it)."""
+
+    service: str
+    operation: str
+    nth: int
+    after: bool
+    what: str  # where the run is, in words (the test id)
+    verify: bool = False  # VerifyNewKeys for the killed run
+
+    @property
+    def id(self) -> str:
+        return self.what
+
+
+# Call numbers follow the fixed order above (one worker): TagUser 1 = legacy's marker, 2 =
+# rot-new's, 3 = rot-held's, 4 = unused's deactivation record; CreateAccessKey 1 = legacy,
+# 2 = rot-new, 3 = rot-held, 4 = del-rot; TagResource 2 = rot-new's key tags, 5 = prev-deact's
+# predecessor tags; DeleteAccessKey 1 = lone-old, 2 = del-rot's old key.
+CRASH_POINTS: tuple[CrashPoint, ...] = (
+    CrashPoint("iam", "TagUser", 2, False, "before-marker"),
+    CrashPoint("iam", "TagUser", 2, True, "marker-written-no-key"),
+    CrashPoint("iam", "CreateAccessKey", 1, True, "mgmt-key-created-not-stored"),
+    CrashPoint("iam", "CreateAccessKey", 2, False, "before-create-key"),
+    CrashPoint("iam", "CreateAccessKey", 2, True, "key-created-reply-lost"),
+    CrashPoint("secretsmanager", "CreateSecret", 2, False, "before-create-secret"),
+    CrashPoint("secretsmanager", "CreateSecret", 2, True, "empty-secret-created"),
+    CrashPoint("secretsmanager", "ReplicateSecretToRegions", 1, True, "replica-added"),
+    CrashPoint("secretsmanager", "PutResourcePolicy", 3, False, "before-resource-policy"),
+    CrashPoint("secretsmanager", "TagResource", 2, False, "before-key-tags"),
+    CrashPoint("secretsmanager", "TagResource", 2, True, "key-tags-written-no-value"),
+    CrashPoint("secretsmanager", "PutSecretValue", 3, False, "before-value-existing-secret"),
+    CrashPoint("secretsmanager", "PutSecretValue", 2, True, "value-written"),
+    CrashPoint("sts", "GetCallerIdentity", 3, False, "verifying-new-key", verify=True),
+    CrashPoint("iam", "AttachUserPolicy", 2, False, "before-read-grant"),
+    CrashPoint("iam", "AttachUserPolicy", 2, True, "read-granted-marker-kept"),
+    CrashPoint("iam", "UntagUser", 3, False, "before-marker-cleared"),
+    CrashPoint("iam", "UpdateAccessKey", 1, False, "deactivation-recorded-key-active"),
+    CrashPoint("iam", "UpdateAccessKey", 1, True, "key-deactivated"),
+    CrashPoint("iam", "DeleteAccessKey", 1, False, "before-delete"),
+    CrashPoint("iam", "DeleteAccessKey", 2, True, "deleted-before-rotation"),
+    CrashPoint("secretsmanager", "TagResource", 5, False, "before-predecessor-tags"),
+)
+
+
+def kill_cli_at(lab: FaultLab, point: CrashPoint, leaks: Leaks) -> None:
+    """Start ``keyrotate run --enforce``, SIGKILL it while ``point``'s call is held."""
+    held = lab.gate.hold(point.service, point.operation, point.nth, after=point.after)
+    env = {
+        **os.environ,
+        **settings_env(MaxWorkers="1", VerifyNewKeys=str(point.verify).lower()),
+        "AWS_ENDPOINT_URL": lab.url,
+    }
+    process = subprocess.Popen(  # noqa: S603 (our own CLI, fixed arguments)
+        [str(KEYROTATE), "run", "--enforce", "--output", "json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + ARRIVAL_TIMEOUT
+        while not held.arrived.wait(0.05):
+            if process.poll() is not None or time.monotonic() > deadline:
+                break
+        arrived = held.arrived.is_set()
+        process.send_signal(signal.SIGKILL)
+        out, err = process.communicate(timeout=30)
+    finally:
+        lab.gate.clear()  # let the held call go: its reply reaches a dead process
+    leaks.add(f"{point.id} stdout", out)
+    leaks.add(f"{point.id} stderr", err)
+    assert arrived, f"the CLI never reached {point} (exit {process.returncode}): {err[-2000:]}"
+    assert process.returncode == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS, ids=lambda p: p.id)
+def test_killed_enforce_run_is_finished_by_the_next_run_without_orphans(
+    lab: FaultLab, reference: Reference, leaks: Leaks, point: CrashPoint
+) -> None:
+    org = seed_org(lab)
+    seeded = read_state(lab, org)
+
+    kill_cli_at(lab, point, leaks)
+
+    crashed = read_state(lab, org)
+    leaks.add_state(crashed)
+    # A key made and not yet stored may remain: its intent marker lets the next run find it.
+    broken = violations(seeded, crashed, created_keys(seeded, crashed), orphans_allowed=True)
+    assert not broken, broken
+
+    converged = _recover(lab, org, leaks)
+
+    assert not violations(seeded, converged, created_keys(seeded, converged))
+    assert not violations(crashed, converged, created_keys(crashed, converged))
+    assert not unheld_new_keys(seeded, converged)
+    assert normalized(converged) == reference.state_of(converged)
+
+
+def _recover(lab: FaultLab, org: Org, leaks: Leaks) -> State:
+    """The run after the crash, 16 minutes later: it must finish what the crash left."""
+    report = enforce_run(clock=lambda: utc_now() + LATER)
+    for text in iter_texts(report):
+        leaks.add("recovery report", text)
+    assert failed(report) == 0, outcomes(report, org)
+    converged = read_state(lab, org)
+    leaks.add_state(converged)
+    return converged
