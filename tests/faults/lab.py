@@ -11,11 +11,14 @@ and deleted again, not only the ones left in secrets.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -46,7 +49,7 @@ from keyrotate.emulator.seed import (
 )
 from keyrotate.emulator.server import post, quiet_werkzeug
 from keyrotate.notify import Notifier
-from keyrotate.service.options import Clock, utc_now
+from keyrotate.service.options import Clock, RunOptions, utc_now
 from keyrotate.service.organization import (
     Organization,
     notify_options_from,
@@ -529,9 +532,16 @@ def settings_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def enforce_run(*, attempts: int = ATTEMPTS, clock: Clock = utc_now, **extra: str) -> RunReport:
+def enforce_run(
+    *,
+    attempts: int = ATTEMPTS,
+    clock: Clock = utc_now,
+    adjust: Callable[[RunOptions], RunOptions] | None = None,
+    **extra: str,
+) -> RunReport:
     """One organization run in this process, as ``connect``/``run_organization`` do it, with
     ``attempts`` botocore attempts per call so that an exhausted fault costs under a second.
+    ``adjust`` changes run options no setting reaches (e.g. the verification's first wait).
     """
     settings = load_settings(None, settings_env(**extra), {})
     base = boto3.Session(region_name=REGION)
@@ -546,7 +556,10 @@ def enforce_run(*, attempts: int = ATTEMPTS, clock: Clock = utc_now, **extra: st
     inventory = list_accounts(inventory_client(base, None, None, sessions))
     notifier = Notifier.from_options(notify_options_from(settings), base)
     notifier.backoff_seconds = 0.01
-    organization = Organization(sessions, inventory, options_from(settings, REGION), notifier)
+    options = options_from(settings, REGION)
+    if adjust is not None:
+        options = adjust(options)
+    organization = Organization(sessions, inventory, options, notifier)
     return run_organization(organization, clock=clock)
 
 
@@ -592,3 +605,39 @@ def iter_texts(report: RunReport) -> Iterator[str]:
     for note in report.notifications:
         if note.error:
             yield note.error
+
+
+# -- the CLI as a process ---------------------------------------------------------------------
+KEYROTATE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "keyrotate"
+
+
+def start_cli(lab: FaultLab, *args: str, **extra: str) -> subprocess.Popen[str]:
+    """``keyrotate run --enforce --output json ARGS`` against the lab, settings from
+    :func:`settings_env` (``extra`` overrides them); stdout and stderr piped.
+    """
+    env = {**os.environ, **settings_env(**extra), "AWS_ENDPOINT_URL": lab.url}
+    return subprocess.Popen(
+        [str(KEYROTATE), "run", "--enforce", "--output", "json", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def age_markers(lab: FaultLab, org: Org, by: timedelta) -> int:
+    """Move every intent marker ``by`` into the past (a run with no clock of its own, such as
+    the CLI, then sees it as old). Only where no orphan waits: it would leave the window.
+    """
+    aged = 0
+    for name, account_id in org.accounts.items():
+        iam = client(lab.url, account_id, "iam")
+        for user in MGMT_USERS if name == "management" else WORK_USERS:
+            tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=user)["Tags"]}
+            marker = tags.get("keyrotate:intent")
+            if marker is None:
+                continue
+            moment = (datetime.fromisoformat(marker) - by).isoformat()
+            iam.tag_user(UserName=user, Tags=[{"Key": "keyrotate:intent", "Value": moment}])
+            aged += 1
+    return aged

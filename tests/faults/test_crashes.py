@@ -14,17 +14,15 @@ after the crash is made as if 16 minutes later (the intent marker's window has c
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from keyrotate.domain.engine import ORPHAN_WINDOW
+from keyrotate.domain.models import Reason
 from keyrotate.service.options import utc_now
 from tests.faults.conftest import Leaks, Reference
 from tests.faults.lab import (
@@ -39,12 +37,11 @@ from tests.faults.lab import (
     outcomes,
     read_state,
     seed_org,
-    settings_env,
+    start_cli,
     unheld_new_keys,
     violations,
 )
 
-KEYROTATE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "keyrotate"
 ARRIVAL_TIMEOUT = 60.0  # seconds for the CLI to reach the held call on a busy machine
 LATER = ORPHAN_WINDOW + timedelta(minutes=1)
 
@@ -98,18 +95,7 @@ CRASH_POINTS: tuple[CrashPoint, ...] = (
 def kill_cli_at(lab: FaultLab, point: CrashPoint, leaks: Leaks) -> None:
     """Start ``keyrotate run --enforce``, SIGKILL it while ``point``'s call is held."""
     held = lab.gate.hold(point.service, point.operation, point.nth, after=point.after)
-    env = {
-        **os.environ,
-        **settings_env(MaxWorkers="1", VerifyNewKeys=str(point.verify).lower()),
-        "AWS_ENDPOINT_URL": lab.url,
-    }
-    process = subprocess.Popen(  # noqa: S603 (our own CLI, fixed arguments)
-        [str(KEYROTATE), "run", "--enforce", "--output", "json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_cli(lab, MaxWorkers="1", VerifyNewKeys=str(point.verify).lower())
     try:
         deadline = time.monotonic() + ARRIVAL_TIMEOUT
         while not held.arrived.wait(0.05):
@@ -158,3 +144,34 @@ def _recover(lab: FaultLab, org: Org, leaks: Leaks) -> State:
     converged = read_state(lab, org)
     leaks.add_state(converged)
     return converged
+
+
+def test_run_within_the_marker_window_leaves_the_interrupted_user_alone(
+    lab: FaultLab, reference: Reference, leaks: Leaks
+) -> None:
+    """Less than 15 minutes after the crash the orphan may be another run's key in the making:
+    it is neither deleted nor stored over; the run 16 minutes later removes it.
+    """
+    org = seed_org(lab)
+    seeded = read_state(lab, org)
+    kill_cli_at(lab, CRASH_POINTS[4], leaks)  # rot-new's key created, reply lost
+    crashed = read_state(lab, org)
+    assert unheld_new_keys(seeded, crashed)
+
+    report = enforce_run()
+
+    for text in iter_texts(report):
+        leaks.add("in-window report", text)
+    soon = read_state(lab, org)
+    leaks.add_state(soon)
+    interrupted = ("work-0", "rot-new")
+    assert soon[interrupted] == crashed[interrupted]
+    plans = {
+        (org.name_of(a.account.account_id), u.user_name): u.plan
+        for a in report.accounts
+        for u in a.users
+    }
+    assert [a.reason for a in plans[interrupted].actions] == [Reason.ROTATION_IN_PROGRESS]
+    converged = _recover(lab, org, leaks)
+    assert not unheld_new_keys(seeded, converged)
+    assert normalized(converged) == reference.state_of(converged)
