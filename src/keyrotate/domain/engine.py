@@ -190,8 +190,10 @@ def _rotation_in_progress(user: UserKeys, intent: datetime) -> Plan:
     """
     name = user.user_name
     current = current_key(sorted(user.keys, key=_sort_key), user.state.secret_key_id)
-    blocked = new_action(BLOCKED, name, None, Reason.ROTATION_IN_PROGRESS, intent + ORPHAN_WINDOW)
-    return new_plan(name, current.key_id if current else None, (blocked,))
+    key_id = current.key_id if current else None
+    # On the current key, so that the report's key records show why nothing was done.
+    blocked = new_action(BLOCKED, name, key_id, Reason.ROTATION_IN_PROGRESS, intent + ORPHAN_WINDOW)
+    return new_plan(name, key_id, (blocked,))
 
 
 def _drop_orphans(user: UserKeys) -> tuple[tuple[AccessKey, ...], tuple[Action, ...]]:
