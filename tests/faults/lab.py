@@ -76,6 +76,7 @@ class _Hold:
     operation: str
     nth: int
     after: bool  # True: moto performs the call first, the client never hears back
+    account_id: str | None = None  # count only calls routed to this account
     seen: int = 0
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -91,8 +92,17 @@ class Gate:
         self.issued_secrets: list[str] = []  # never printed: only compared with captured text
         self.calls: list[tuple[str, str]] = []  # (service, operation) of every call, in order
 
-    def hold(self, service: str, operation: str, nth: int = 1, *, after: bool = False) -> _Hold:
-        armed = _Hold(service, operation, nth, after)
+    def hold(
+        self,
+        service: str,
+        operation: str,
+        nth: int = 1,
+        *,
+        after: bool = False,
+        account_id: str | None = None,
+    ) -> _Hold:
+        """Hold the ``nth`` such call from now on (of ``account_id`` only, if given)."""
+        armed = _Hold(service, operation, nth, after, account_id)
         with self._lock:
             self._holds.append(armed)
         return armed
@@ -115,9 +125,18 @@ class Gate:
         info = inspect_request(environ)
         chosen: _Hold | None = None
         with self._lock:
+            holds = list(self._holds)
+        account = None
+        if any(h.account_id for h in holds):
+            from keyrotate.emulator.counter import account_of
+
+            account = account_of(environ, info.access_key_id)
+        with self._lock:
             self.calls.append((info.service, info.operation))
             for armed in self._holds:
-                if (armed.service, armed.operation) == (info.service, info.operation):
+                if (armed.service, armed.operation) == (info.service, info.operation) and (
+                    armed.account_id in (None, account)
+                ):
                     armed.seen += 1
                     if armed.seen == armed.nth and chosen is None:
                         chosen = armed

@@ -1,12 +1,13 @@
-"""SIGKILL the CLI at 20 points of an enforce run; the next run converges, no orphan remains.
+"""SIGKILL the CLI at 22 points of an enforce run; the next run converges, no orphan remains.
 
 Each crash point holds one call in the lab's :class:`~tests.faults.lab.Gate` (the Nth call of
 an operation, before moto performs it or after, so the reply never reaches the CLI), waits
 until the CLI is *exactly* there, kills it with SIGKILL and lets the call go. The run is
-made with one worker, so the calls come in a fixed order: the management account's rotation
-first (``legacy``), then the member's users in seeding order: rot-new (new secret), rot-held
-(existing secret, replica added), unused (deactivate), lone-old (delete), del-rot (delete,
-then rotate), prev-deact (deactivate, predecessor tags on the secret).
+made with one worker, so each account's calls come in a fixed order (which account comes
+first depends on the random member id, so calls are counted per account). The management
+account rotates ``legacy``; the member's users come in seeding order: rot-new (new secret),
+rot-held (existing secret, replica added), unused (deactivate), lone-old (delete), del-rot
+(delete, then rotate), prev-deact (deactivate, predecessor tags on the secret).
 
 A rotation interrupted less than 15 minutes ago may still be running elsewhere, so the run
 after the crash is made as if 16 minutes later (the intent marker's window has closed).
@@ -55,6 +56,7 @@ class CrashPoint:
     nth: int
     after: bool
     what: str  # where the run is, in words (the test id)
+    account: str = "work-0"  # whose calls are counted (the org's account name)
     verify: bool = False  # VerifyNewKeys for the killed run
 
     @property
@@ -62,39 +64,47 @@ class CrashPoint:
         return self.what
 
 
-# Call numbers follow the fixed order above (one worker): TagUser 1 = legacy's marker, 2 =
-# rot-new's, 3 = rot-held's, 4 = unused's deactivation record; CreateAccessKey 1 = legacy,
-# 2 = rot-new, 3 = rot-held, 4 = del-rot; TagResource 2 = rot-new's key tags, 5 = prev-deact's
-# predecessor tags; DeleteAccessKey 1 = lone-old, 2 = del-rot's old key.
+# Call numbers count the calls of one account (``account``), in the user order above. In the
+# member: TagUser 1 = rot-new's marker, 3 = unused's deactivation record; CreateAccessKey,
+# CreateSecret, TagResource, PutSecretValue 1 = rot-new's; PutResourcePolicy/PutSecretValue 2 =
+# rot-held's; TagResource 4 = prev-deact's predecessor tags; UntagUser 2 = rot-held's marker;
+# UpdateAccessKey 1 = unused; DeleteAccessKey 1 = lone-old, 2 = del-rot's old key;
+# GetCallerIdentity 1 = rot-new's new key being verified.
 CRASH_POINTS: tuple[CrashPoint, ...] = (
-    CrashPoint("iam", "TagUser", 2, False, "before-marker"),
-    CrashPoint("iam", "TagUser", 2, True, "marker-written-no-key"),
-    CrashPoint("iam", "CreateAccessKey", 1, True, "mgmt-key-created-not-stored"),
-    CrashPoint("iam", "CreateAccessKey", 2, False, "before-create-key"),
-    CrashPoint("iam", "CreateAccessKey", 2, True, "key-created-reply-lost"),
-    CrashPoint("secretsmanager", "CreateSecret", 2, False, "before-create-secret"),
-    CrashPoint("secretsmanager", "CreateSecret", 2, True, "empty-secret-created"),
+    CrashPoint("iam", "TagUser", 1, False, "before-marker"),
+    CrashPoint("iam", "TagUser", 1, True, "marker-written-no-key"),
+    CrashPoint("iam", "CreateAccessKey", 1, True, "mgmt-key-created-not-stored", "management"),
+    CrashPoint("iam", "CreateAccessKey", 1, False, "before-create-key"),
+    CrashPoint("iam", "CreateAccessKey", 1, True, "key-created-reply-lost"),
+    CrashPoint("secretsmanager", "CreateSecret", 1, False, "before-create-secret"),
+    CrashPoint("secretsmanager", "CreateSecret", 1, True, "empty-secret-created"),
     CrashPoint("secretsmanager", "ReplicateSecretToRegions", 1, True, "replica-added"),
-    CrashPoint("secretsmanager", "PutResourcePolicy", 3, False, "before-resource-policy"),
-    CrashPoint("secretsmanager", "TagResource", 2, False, "before-key-tags"),
-    CrashPoint("secretsmanager", "TagResource", 2, True, "key-tags-written-no-value"),
-    CrashPoint("secretsmanager", "PutSecretValue", 3, False, "before-value-existing-secret"),
-    CrashPoint("secretsmanager", "PutSecretValue", 2, True, "value-written"),
-    CrashPoint("sts", "GetCallerIdentity", 3, False, "verifying-new-key", verify=True),
-    CrashPoint("iam", "AttachUserPolicy", 2, False, "before-read-grant"),
-    CrashPoint("iam", "AttachUserPolicy", 2, True, "read-granted-marker-kept"),
-    CrashPoint("iam", "UntagUser", 3, False, "before-marker-cleared"),
+    CrashPoint("secretsmanager", "PutResourcePolicy", 2, False, "before-resource-policy"),
+    CrashPoint("secretsmanager", "TagResource", 1, False, "before-key-tags"),
+    CrashPoint("secretsmanager", "TagResource", 1, True, "key-tags-written-no-value"),
+    CrashPoint("secretsmanager", "PutSecretValue", 2, False, "before-value-existing-secret"),
+    CrashPoint("secretsmanager", "PutSecretValue", 1, True, "value-written"),
+    CrashPoint("sts", "GetCallerIdentity", 1, False, "verifying-new-key", verify=True),
+    CrashPoint("iam", "AttachUserPolicy", 1, False, "before-read-grant"),
+    CrashPoint("iam", "AttachUserPolicy", 1, True, "read-granted-marker-kept"),
+    CrashPoint("iam", "UntagUser", 2, False, "before-marker-cleared"),
     CrashPoint("iam", "UpdateAccessKey", 1, False, "deactivation-recorded-key-active"),
     CrashPoint("iam", "UpdateAccessKey", 1, True, "key-deactivated"),
     CrashPoint("iam", "DeleteAccessKey", 1, False, "before-delete"),
     CrashPoint("iam", "DeleteAccessKey", 2, True, "deleted-before-rotation"),
-    CrashPoint("secretsmanager", "TagResource", 5, False, "before-predecessor-tags"),
+    CrashPoint("secretsmanager", "TagResource", 4, False, "before-predecessor-tags"),
 )
 
 
-def kill_cli_at(lab: FaultLab, point: CrashPoint, leaks: Leaks) -> None:
+def kill_cli_at(lab: FaultLab, org: Org, point: CrashPoint, leaks: Leaks) -> None:
     """Start ``keyrotate run --enforce``, SIGKILL it while ``point``'s call is held."""
-    held = lab.gate.hold(point.service, point.operation, point.nth, after=point.after)
+    held = lab.gate.hold(
+        point.service,
+        point.operation,
+        point.nth,
+        after=point.after,
+        account_id=org.accounts[point.account],
+    )
     process = start_cli(lab, MaxWorkers="1", VerifyNewKeys=str(point.verify).lower())
     try:
         deadline = time.monotonic() + ARRIVAL_TIMEOUT
@@ -119,7 +129,7 @@ def test_killed_enforce_run_is_finished_by_the_next_run_without_orphans(
     org = seed_org(lab)
     seeded = read_state(lab, org)
 
-    kill_cli_at(lab, point, leaks)
+    kill_cli_at(lab, org, point, leaks)
 
     crashed = read_state(lab, org)
     leaks.add_state(crashed)
@@ -154,7 +164,7 @@ def test_run_within_the_marker_window_leaves_the_interrupted_user_alone(
     """
     org = seed_org(lab)
     seeded = read_state(lab, org)
-    kill_cli_at(lab, CRASH_POINTS[4], leaks)  # rot-new's key created, reply lost
+    kill_cli_at(lab, org, CRASH_POINTS[4], leaks)  # rot-new's key created, reply lost
     crashed = read_state(lab, org)
     assert unheld_new_keys(seeded, crashed)
 
