@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from keyrotate.domain.credential_report import is_report_key_id
 from keyrotate.domain.models import ActionKind
 from keyrotate.domain.results import AccountResult, Outcome, RunReport, UserResult
 
@@ -23,6 +24,13 @@ SECONDS_PER_DAY = 86_400
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def report_key_slot(key_id: str) -> int | None:
+    """1 or 2 for a key known only from the credential report; else None."""
+    if not is_report_key_id(key_id):
+        return None
+    return int(key_id.rsplit("_", 1)[1])
 
 
 def key_records(account: AccountResult, now: datetime) -> Iterator[dict[str, Any]]:
@@ -42,7 +50,10 @@ def _user_records(
             "account_id": account.account.account_id,
             "user_name": user.user_name,
             "owner": user.owner,
-            "access_key_id": key.key_id,
+            # null for a key judged from the credential report alone (nothing due): its id
+            # was not read, to save a call per user; access_key_slot says which one it is.
+            "access_key_id": None if is_report_key_id(key.key_id) else key.key_id,
+            "access_key_slot": report_key_slot(key.key_id),
             "status": key.status.value,
             "current": key.key_id == user.plan.current_key_id,
             "created": _iso(key.created),
