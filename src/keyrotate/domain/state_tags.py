@@ -6,6 +6,7 @@ deactivated, and the rotation intent marker), so a scan never needs a secret's v
 
     user tag   keyrotate:deactivated:AKIA...   2026-05-01T10:00:00+00:00
     user tag   keyrotate:intent                2026-05-01T10:00:00+00:00
+    user tag   keyrotate:grant-pending         true      (attaching the read policy failed)
     secret tag keyrotate:access-key-id         AKIA...
     secret tag keyrotate:rotated-at            2026-05-01T10:00:00+00:00
     secret tag keyrotate:deactivated-key-id    AKIA...   (the predecessor, once deactivated)
@@ -23,6 +24,7 @@ from keyrotate.domain.models import KeyState
 PREFIX = "keyrotate:"
 USER_DEACTIVATED = "keyrotate:deactivated:"
 USER_INTENT = "keyrotate:intent"
+USER_GRANT_PENDING = "keyrotate:grant-pending"  # read access to the secret still owed
 HELD_KEY_TAG = "keyrotate:access-key-id"
 ROTATED_AT_TAG = "keyrotate:rotated-at"
 PREDECESSOR_TAG = "keyrotate:deactivated-key-id"

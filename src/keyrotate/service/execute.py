@@ -69,6 +69,22 @@ def enforce(plan: Plan, user: ScannedUser, tools: AccountTools) -> tuple[ActionR
             results.append(result)
     if any(a.reason is Reason.ROTATION_IN_PROGRESS for a in plan.actions):
         return tuple(results)  # the marker is another run's: leave it and its user alone
+    if failed:  # the marker stays: the next run judges what the failure left
+        return tuple(results)
+    return tuple(_finish(user, tools, results))
+
+
+def _finish(
+    user: ScannedUser, tools: AccountTools, results: list[ActionResult]
+) -> list[ActionResult]:
+    """After a user's steps: grant read access where a key is stored, then clear the marker.
+
+    The grant is retried by later runs while it is owed: the user carries the grant-pending
+    tag (a grant failed) or an intent marker (a run stopped after storing the key). The
+    marker is cleared once the rotation is complete either way: its only job is to let the
+    next run recognise a key that was created but never stored.
+    """
+    name = user.user.name
     rotated = next(
         (
             i
@@ -78,23 +94,25 @@ def enforce(plan: Plan, user: ScannedUser, tools: AccountTools) -> tuple[ActionR
         None,
     )
     interrupted = user.keys.state.intent_at is not None
-    if (rotated is None and not interrupted) or failed:
-        return tuple(results)
-    # The read grant comes last and is retried while the marker stays: a run that stopped
-    # after storing the key (crash, or a failed grant) is finished by the next one.
-    problem = None
-    if rotated is not None or user.secret is not None:
-        problem = _grant_read(user.user.name, tools)
-    if problem is None:
-        # Orphans are gone and any rotation completed: the marker has served its purpose.
-        _quietly(lambda: tools.iam.untag_user(user.user.name, [tags.USER_INTENT]))
-    elif rotated is not None:
-        done = results[rotated]
-        note = "; ".join(n for n in (done.error, problem) if n)
-        results[rotated] = replace(done, error=note)
-    else:
-        log.warning("%s: %s", user.user.name, problem)
-    return tuple(results)
+    pending = tags.USER_GRANT_PENDING in user.tags
+    if (rotated is not None or user.secret is not None) and (
+        rotated is not None or interrupted or pending
+    ):
+        problem = _grant_read(name, tools)
+        if problem is None and pending:
+            _quietly(lambda: tools.iam.untag_user(name, [tags.USER_GRANT_PENDING]))
+        elif problem is not None:
+            if not pending:
+                _quietly(lambda: tools.iam.tag_user(name, {tags.USER_GRANT_PENDING: "true"}))
+            if rotated is not None:
+                done = results[rotated]
+                note = "; ".join(n for n in (done.error, problem) if n)
+                results[rotated] = replace(done, error=note)
+            else:
+                log.warning("%s: %s", name, problem)
+    if rotated is not None or interrupted:
+        _quietly(lambda: tools.iam.untag_user(name, [tags.USER_INTENT]))
+    return results
 
 
 def _execute(action: Action, user: ScannedUser, tools: AccountTools) -> ActionResult:
