@@ -294,6 +294,9 @@ def seed_org(
         sm = client(lab.url, account_id, "secretsmanager")
         for user, (_, held) in users.items():
             keys[(name, user)] = tuple(k.key_id for k in seeded[user])
+            # Seeded keys are made in-process, past the gate: record their secrets too, so
+            # the leak scan also covers the ones the tool deletes.
+            lab.gate.issued_secrets += [_backend_secret(account_id, k.key_id) for k in seeded[user]]
             if held:
                 newest = seeded[user][-1]
                 secret = _backend_secret(account_id, newest.key_id)
