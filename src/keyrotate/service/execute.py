@@ -168,6 +168,8 @@ def _rotate(action: Action, user: ScannedUser, tools: AccountTools) -> ActionRes
             tools.iam.delete_key(name, new_key.key_id)
         except AwsError as undo_exc:  # the intent marker stays: the next run removes it
             undo = f"deleting the new key failed too ({undo_exc}); the next run removes it"
+        else:  # nothing is left to recognise: no reason to keep other runs off this user
+            _quietly(lambda: tools.iam.untag_user(name, [tags.USER_INTENT]))
         return ActionResult(action, Outcome.FAILED, f"storing the new key failed: {exc}; {undo}")
     verified, problem = _verify(new_key, user, tools)
     return ActionResult(action, Outcome.DONE, problem, new_key.key_id, location, verified)

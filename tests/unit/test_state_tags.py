@@ -1,0 +1,71 @@
+"""Reading the tool's state back from tags: what the engine is told a secret holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from keyrotate.domain.state_tags import (
+    HELD_KEY_TAG,
+    PREDECESSOR_DEACTIVATED_TAG,
+    PREDECESSOR_TAG,
+    ROTATED_AT_TAG,
+    STALE_TAG,
+    USER_DEACTIVATED,
+    USER_INTENT,
+    key_state,
+    parse_exemption,
+    stamp,
+)
+
+T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+
+
+def _secret(key_id: str, rotated: datetime) -> dict[str, str]:
+    return {HELD_KEY_TAG: key_id, ROTATED_AT_TAG: stamp(rotated)}
+
+
+def test_the_secret_holds_the_key_its_tags_name_when_its_value_was_written() -> None:
+    state = key_state({}, _secret("AKIANEW", T0))
+    assert (state.secret_key_id, state.rotated_at) == ("AKIANEW", T0)
+
+
+def test_tags_an_interrupted_rotation_wrote_without_the_value_vouch_for_nothing() -> None:
+    """A crash between TagResource and PutSecretValue: the new key is an orphan, not held."""
+    user = {USER_INTENT: stamp(T0)}
+    state = key_state(user, _secret("AKIANEW", T0 + timedelta(seconds=2)), value_written=False)
+    assert (state.secret_key_id, state.rotated_at, state.intent_at) == (None, None, T0)
+
+
+def test_older_tags_are_trusted_even_if_an_interrupted_rotation_left_a_marker() -> None:
+    """Tags from the previous, completed rotation still say which key the value holds."""
+    user = {USER_INTENT: stamp(T0)}
+    state = key_state(user, _secret("AKIAOLD", T0 - timedelta(days=90)), value_written=False)
+    assert state.secret_key_id == "AKIAOLD"
+
+
+def test_a_stale_secret_holds_no_key() -> None:
+    state = key_state({}, {**_secret("AKIAGONE", T0), STALE_TAG: "true"})
+    assert state.secret_key_id is None
+
+
+def test_deactivation_times_come_from_user_tags_over_secret_tags() -> None:
+    secret = {PREDECESSOR_TAG: "AKIAA", PREDECESSOR_DEACTIVATED_TAG: stamp(T0)}
+    user = {USER_DEACTIVATED + "AKIAA": stamp(T0 + timedelta(hours=1))}
+    assert key_state(user, secret).deactivated_at == {"AKIAA": T0 + timedelta(hours=1)}
+    assert key_state({}, secret).deactivated_at == {"AKIAA": T0}
+
+
+def test_an_unreadable_stamp_counts_as_absent() -> None:
+    assert key_state({USER_INTENT: "yesterday"}, None).intent_at is None
+
+
+def test_exemption_values_carry_an_end_date_and_a_reason() -> None:
+    until, reason = parse_exemption("until=2027-03-01;reason=vendor appliance")
+    assert (until, reason) == (datetime(2027, 3, 1, tzinfo=UTC), "vendor appliance")
+    assert parse_exemption("legacy mainframe") == (None, "legacy mainframe")
+
+
+def test_an_unreadable_exemption_end_keeps_the_user_exempt_and_says_why() -> None:
+    until, reason = parse_exemption("until=someday;reason=vendor")
+    assert until is None
+    assert "unreadable until='someday'" in reason
