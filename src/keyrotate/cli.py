@@ -44,7 +44,7 @@ from keyrotate.config import Settings, load_settings
 from keyrotate.console import account_progress, actions_table, summary_table
 from keyrotate.domain.errors import InputError, KeyrotateError
 from keyrotate.domain.results import RunReport
-from keyrotate.service.calendar import calendar
+from keyrotate.service.calendar import calendar_rows
 from keyrotate.service.organization import connect, run_organization
 from keyrotate.service.report import exit_code, to_document, write_report
 
@@ -274,28 +274,20 @@ def plan_command(cli: CommandInput, as_of: str | None) -> None:
     total = len(organization.inventory.accounts)
     with account_progress(Console(stderr=True), total, "audit") as tick:
         report = run_organization(organization, on_account_done=tick, notify=False)
-    entries = calendar(report, organization.options.policy, until)
+    rows = calendar_rows(report, organization.options.policy, until)
     if cli.report_path is not None:
         write_report(report, cli.report_path)
-    rows = [
-        {
-            "date": entry.when.date().isoformat(),
-            "account_id": account_id,
-            "user_name": entry.user_name,
-            "access_key_id": entry.key_id,
-            "action": entry.kind.value,
-            "reason": entry.reason.sentence,
-        }
-        for account_id, entry in entries
-    ]
     if cli.output == "json":
         click.echo(json.dumps({"until": until.isoformat(), "calendar": rows}, indent=2))
         return
     table = Table(title=f"keyrotate calendar until {until:%Y-%m-%d}", box=box.SIMPLE)
-    for column in ("date", "account_id", "user_name", "access_key_id", "action", "reason"):
+    for column in ("date", "account", "user", "key", "action", "reason"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(str(row[c] or "") for c in row))
+        key = row["access_key_id"] or f"(key {row['access_key_slot']})"
+        table.add_row(
+            row["date"], row["account_id"], row["user_name"], key, row["action"], row["reason"]
+        )
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 

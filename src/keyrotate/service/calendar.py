@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from keyrotate.domain.forecast import Forecast, forecast
 from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.results import RunReport
+from keyrotate.service.report import public_key_id, report_key_slot
 
 
 def calendar(
@@ -22,3 +24,21 @@ def calendar(
             entries.extend((account.account.account_id, entry) for entry in found)
     entries.sort(key=lambda item: (item[1].when, item[0], item[1].user_name))
     return entries
+
+
+def calendar_rows(
+    report: RunReport, policy: RotationPolicy, until: datetime
+) -> list[dict[str, Any]]:
+    """The calendar as records, keys shown the way the run report shows them."""
+    return [
+        {
+            "date": entry.when.date().isoformat(),
+            "account_id": account_id,
+            "user_name": entry.user_name,
+            "access_key_id": public_key_id(entry.key_id),
+            "access_key_slot": report_key_slot(entry.key_id),
+            "action": entry.kind.value,
+            "reason": entry.reason.sentence,
+        }
+        for account_id, entry in calendar(report, policy, until)
+    ]

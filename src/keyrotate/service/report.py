@@ -26,9 +26,14 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def report_key_slot(key_id: str) -> int | None:
+def public_key_id(key_id: str | None) -> str | None:
+    """The key id as reports show it: None for a credential-report placeholder."""
+    return None if key_id is None or is_report_key_id(key_id) else key_id
+
+
+def report_key_slot(key_id: str | None) -> int | None:
     """1 or 2 for a key known only from the credential report; else None."""
-    if not is_report_key_id(key_id):
+    if key_id is None or not is_report_key_id(key_id):
         return None
     return int(key_id.rsplit("_", 1)[1])
 
@@ -52,7 +57,7 @@ def _user_records(
             "owner": user.owner,
             # null for a key judged from the credential report alone (nothing due): its id
             # was not read, to save a call per user; access_key_slot says which one it is.
-            "access_key_id": None if is_report_key_id(key.key_id) else key.key_id,
+            "access_key_id": public_key_id(key.key_id),
             "access_key_slot": report_key_slot(key.key_id),
             "status": key.status.value,
             "current": key.key_id == user.plan.current_key_id,
