@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import boto3
-
 from keyrotate.aws.errors import translate
+from keyrotate.aws.session import service_client
 from keyrotate.domain.errors import AwsError
 
 if TYPE_CHECKING:
@@ -18,7 +17,8 @@ PERMISSIONS: tuple[str, ...] = ("s3:GetObject",)
 
 
 def make_client(session: Session | None = None, region: str | None = None) -> S3Client:
-    return (session or boto3.Session()).client("s3", region_name=region or None)
+    client: S3Client = service_client("s3", session, region)
+    return client
 
 
 def parse_s3_url(url: str) -> tuple[str, str] | None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import boto3
-
 from keyrotate.aws.errors import translate
+from keyrotate.aws.session import service_client
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -23,7 +22,8 @@ PERMISSIONS: tuple[str, ...] = ("ses:SendRawEmail",)
 
 def make_client(session: Session | None = None, region: str | None = None) -> SESClient:
     """An SES client in ``region`` (``None``: the session's region)."""
-    return (session or boto3.Session()).client("ses", region_name=region or None)
+    client: SESClient = service_client("ses", session, region)
+    return client
 
 
 def send_raw_email(

@@ -95,6 +95,24 @@ def base_session(profile: str | None, region: str | None) -> boto3.Session:
         ) from exc
 
 
+_OUTSIDE_RUN = Config(retries={"mode": "standard"}, user_agent_extra="keyrotate")
+
+
+def service_client(
+    service: str, session: boto3.Session | None = None, region: str | None = None
+) -> Any:
+    """A client outside any account's run (mail, templates, parameters), with retries.
+
+    Callers that retry themselves (the notifier) stay bounded: standard mode, botocore's
+    default of 3 attempts unless AWS_MAX_ATTEMPTS says otherwise.
+    """
+    return (session or boto3.Session()).client(
+        service,
+        region_name=region or None,
+        config=_OUTSIDE_RUN,  # type: ignore[call-overload]
+    )
+
+
 def role_arn(partition: str, account_id: str, role_name: str) -> str:
     return f"arn:{partition}:iam::{account_id}:role/{role_name}"
 

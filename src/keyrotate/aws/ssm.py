@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import boto3
-
 from keyrotate.aws.errors import translate
+from keyrotate.aws.session import service_client
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -22,7 +21,8 @@ PERMISSIONS: tuple[str, ...] = ("ssm:GetParameter", "kms:Decrypt")
 
 
 def make_client(session: Session | None = None, region: str | None = None) -> SSMClient:
-    return (session or boto3.Session()).client("ssm", region_name=region or None)
+    client: SSMClient = service_client("ssm", session, region)
+    return client
 
 
 def get_secure_parameter(name: str, *, client: SSMClient | None = None) -> str:
