@@ -46,7 +46,7 @@ from keyrotate.domain.errors import InputError, KeyrotateError
 from keyrotate.domain.results import RunReport
 from keyrotate.service.calendar import calendar_rows
 from keyrotate.service.organization import connect, run_organization
-from keyrotate.service.report import exit_code, to_document, write_report
+from keyrotate.service.report import exit_code, write_document, write_report
 
 OutputFormat = Literal["table", "json"]
 R = TypeVar("R")
@@ -217,11 +217,10 @@ def show_config(cli: CommandInput) -> None:
 
 def _finish(cli: CommandInput, report: RunReport, console: Console) -> None:
     """Print the run (table or JSON), write the report file, exit 1 if anything failed."""
-    document = to_document(report)
     if cli.report_path is not None:
         write_report(report, cli.report_path)
     if cli.output == "json":
-        click.echo(json.dumps(document, indent=2))
+        write_document(report, sys.stdout)
     else:
         console.print(actions_table(report))
         console.print(summary_table(report))
@@ -273,7 +272,7 @@ def plan_command(cli: CommandInput, as_of: str | None) -> None:
     organization = connect(settings)
     total = len(organization.inventory.accounts)
     with account_progress(Console(stderr=True), total, "audit") as tick:
-        report = run_organization(organization, on_account_done=tick, notify=False)
+        report = run_organization(organization, on_account_done=tick, notify=False, spill=False)
     rows = calendar_rows(report, organization.options.policy, until)
     if cli.report_path is not None:
         write_report(report, cli.report_path)

@@ -6,6 +6,7 @@ Lambda digest all read these records; none of them carries a secret access key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -97,5 +98,5 @@ class RunReport:
     mode: str  # "audit" or "enforce"
     started: datetime
     finished: datetime
-    accounts: tuple[AccountResult, ...]
+    accounts: Sequence[AccountResult]  # a tuple, or results spilled to disk (service.spill)
     notifications: tuple[NotificationResult, ...] = field(default=())

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from keyrotate.domain.models import ActionKind
+from keyrotate.domain.models import Account, ActionKind
 from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.results import (
     AccountResult,
@@ -121,10 +121,12 @@ def user_section(user: UserResult) -> UserSection | None:
 class _Draft:
     recipient: str
     role: str
-    accounts: dict[str, tuple[AccountResult, list[UserSection]]] = field(default_factory=dict)
+    # Only the account's identity is kept, not its results: memory follows the news.
+    accounts: dict[str, tuple[Account, list[UserSection]]] = field(default_factory=dict)
 
     def add(self, account: AccountResult, section: UserSection) -> None:
-        _, users = self.accounts.setdefault(account.account.account_id, (account, []))
+        identity = account.account
+        _, users = self.accounts.setdefault(identity.account_id, (identity, []))
         if all(u.user_name != section.user_name for u in users):
             users.append(section)
 
@@ -133,7 +135,7 @@ class _Draft:
             self.recipient,
             self.role,
             tuple(
-                AccountSection(a.account.account_id, a.account.name, a.account.email, tuple(users))
+                AccountSection(a.account_id, a.name, a.email, tuple(users))
                 for a, users in self.accounts.values()
             ),
         )

@@ -24,6 +24,7 @@ from keyrotate.domain.results import AccountResult, RunReport
 from keyrotate.notify import Notifier, NotifyOptions
 from keyrotate.service.account import run_account
 from keyrotate.service.options import Clock, RunOptions, utc_now
+from keyrotate.service.spill import SpilledAccounts
 
 if TYPE_CHECKING:
     from keyrotate.config import Settings
@@ -42,26 +43,46 @@ def run_accounts(
     now: datetime,
     clock: Clock,
     on_account_done: AccountDone | None = None,
+    spill: bool = True,
 ) -> RunReport:
-    """Run every account (at most ``options.workers`` at once) into one report."""
-    results: dict[str, AccountResult] = {}
+    """Run every account (at most ``options.workers`` at once) into one report.
+
+    ``spill``: each finished account goes to a temporary file (:class:`SpilledAccounts`), so
+    memory follows the accounts in flight, not the organization; ``False`` keeps results in
+    memory with each user's engine inputs (``keyrotate plan`` replays them).
+    """
+    kept: dict[str, AccountResult] = {}
+    spilled = SpilledAccounts() if spill else None
     with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
         futures = [
             pool.submit(run_account, account, sessions, options, now=now, clock=clock)
             for account in accounts
         ]
-        for future in as_completed(futures):
+        done = as_completed(futures)
+        del futures  # as_completed lets go of each future once yielded: so must we
+        for future in done:
             result = future.result()
-            results[result.account.account_id] = result
             if on_account_done is not None:
                 on_account_done(result)
-    ordered = [results[a.account_id] for a in accounts]
-    ordered.extend(AccountResult(account, skipped=reason) for account, reason in skipped)
+            if spilled is not None:
+                spilled.append(result)
+            else:
+                kept[result.account.account_id] = result
+    left_out = [AccountResult(account, skipped=reason) for account, reason in skipped]
+    order = [a.account_id for a in accounts] + [r.account.account_id for r in left_out]
+    if spilled is not None:
+        for result in left_out:
+            spilled.append(result)
+        spilled.reorder(order)
+        results: Sequence[AccountResult] = spilled
+    else:
+        kept.update((r.account.account_id, r) for r in left_out)
+        results = tuple(kept[account_id] for account_id in order)
     return RunReport(
         mode="enforce" if options.enforce else "audit",
         started=now,
         finished=clock(),
-        accounts=tuple(ordered),
+        accounts=results,
     )
 
 
@@ -158,6 +179,7 @@ def run_organization(
     clock: Clock = utc_now,
     on_account_done: AccountDone | None = None,
     notify: bool = True,
+    spill: bool = True,
 ) -> RunReport:
     """Run every account in the inventory, then tell owners and the admin what happened."""
     report = run_accounts(
@@ -168,6 +190,7 @@ def run_organization(
         now=clock(),
         clock=clock,
         on_account_done=on_account_done,
+        spill=spill,
     )
     if not notify:
         return report

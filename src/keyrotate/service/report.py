@@ -12,11 +12,17 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from keyrotate.domain.credential_report import is_report_key_id
 from keyrotate.domain.models import ActionKind
-from keyrotate.domain.results import AccountResult, Outcome, RunReport, UserResult
+from keyrotate.domain.results import (
+    AccountResult,
+    NotificationResult,
+    Outcome,
+    RunReport,
+    UserResult,
+)
 
 SCHEMA_VERSION = 1
 SECONDS_PER_DAY = 86_400
@@ -131,31 +137,56 @@ def account_entry(account: AccountResult) -> dict[str, Any]:
     }
 
 
-def to_document(report: RunReport) -> dict[str, Any]:
+def to_document_head(report: RunReport) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "mode": report.mode,
         "started": _iso(report.started),
         "finished": _iso(report.finished),
         "summary": summarize(report),
+    }
+
+
+def notification_record(notification: NotificationResult) -> dict[str, Any]:
+    return {
+        "recipient": notification.recipient,
+        "role": notification.role,
+        "account_id": notification.account_id,
+        "sent": notification.sent,
+        "error": notification.error,
+    }
+
+
+def to_document(report: RunReport) -> dict[str, Any]:
+    """The whole report as one value (small runs, tests); files use :func:`write_document`."""
+    return {
+        **to_document_head(report),
         "accounts": [account_entry(a) for a in report.accounts],
         "keys": [r for a in report.accounts for r in key_records(a, report.started)],
-        "notifications": [
-            {
-                "recipient": n.recipient,
-                "role": n.role,
-                "account_id": n.account_id,
-                "sent": n.sent,
-                "error": n.error,
-            }
-            for n in report.notifications
-        ],
+        "notifications": [notification_record(n) for n in report.notifications],
     }
+
+
+def write_document(report: RunReport, out: TextIO) -> None:
+    """:func:`to_document`, written record by record: never whole in memory, one record a
+    line (a run of thousands of accounts has hundreds of thousands of key records)."""
+    out.write(json.dumps(to_document_head(report))[:-1])  # the object stays open
+    for name, records in (
+        ("accounts", (account_entry(a) for a in report.accounts)),
+        ("keys", (r for a in report.accounts for r in key_records(a, report.started))),
+        ("notifications", (notification_record(n) for n in report.notifications)),
+    ):
+        out.write(f', "{name}": [')
+        for index, record in enumerate(records):
+            out.write(("," if index else "") + "\n  " + json.dumps(record))
+        out.write("\n]")
+    out.write("}\n")
 
 
 def write_report(report: RunReport, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_document(report), indent=2) + "\n", encoding="utf-8")
+    with path.open("w", encoding="utf-8") as out:
+        write_document(report, out)
     return path
 
 

@@ -120,11 +120,15 @@ def account_document(
         "run_id": run_id,
         "mode": mode,
         "started": _iso(started),
-        "account": account_entry(account),
         "keys": list(key_records(account, started)),
-        "users": [_user(u) for u in account.users],
         "notifications": [notification_entry(n) for n in notifications],
+        **account_record(account),
     }
+
+
+def account_record(account: AccountResult) -> dict[str, Any]:
+    """The least that :func:`account_result_from_document` needs to rebuild ``account``."""
+    return {"account": account_entry(account), "users": [_user(u) for u in account.users]}
 
 
 # -- reading back ---------------------------------------------------------------------------
