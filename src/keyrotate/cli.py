@@ -46,7 +46,7 @@ from keyrotate.domain.errors import InputError, KeyrotateError
 from keyrotate.domain.results import RunReport
 from keyrotate.service.calendar import calendar_rows
 from keyrotate.service.organization import connect, run_organization
-from keyrotate.service.report import exit_code, write_document, write_report
+from keyrotate.service.report import exit_code, summarize, write_document, write_report
 
 OutputFormat = Literal["table", "json"]
 R = TypeVar("R")
@@ -216,17 +216,21 @@ def show_config(cli: CommandInput) -> None:
 
 
 def _finish(cli: CommandInput, report: RunReport, console: Console) -> None:
-    """Print the run (table or JSON), write the report file, exit 1 if anything failed."""
+    """Print the run (table or JSON), write the report file, exit 1 if anything failed.
+
+    The summary is counted once: every pass over a spilled run reads it back from disk.
+    """
+    summary = summarize(report)
     if cli.report_path is not None:
-        write_report(report, cli.report_path)
+        write_report(report, cli.report_path, summary)
     if cli.output == "json":
-        write_document(report, sys.stdout)
+        write_document(report, sys.stdout, summary)
     else:
         console.print(actions_table(report))
-        console.print(summary_table(report))
+        console.print(summary_table(report.mode, summary))
         if cli.report_path is not None:
             console.print(f"report written to {cli.report_path}")
-    code = exit_code(report)
+    code = exit_code(summary)
     if code:
         raise click.exceptions.Exit(code)
 
@@ -317,7 +321,7 @@ def demo_command(out_dir: Path) -> None:
     ):
         console.rule(title)
         console.print(actions_table(report))
-        console.print(summary_table(report))
+        console.print(summary_table(report.mode, summarize(report)))
     console.rule("files")
     console.print(
         f"reports: {demo.out_dir / 'audit-report.json'}, {demo.out_dir / 'enforce-report.json'}"

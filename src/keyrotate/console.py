@@ -5,7 +5,7 @@ Presentation only: it reads result records and the report's summary, never AWS.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,7 +15,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from keyrotate.domain.results import AccountResult, Outcome, RunReport
-from keyrotate.service.report import summarize
 
 Tick = Any  # the callable handed to the service: called once per finished account
 
@@ -41,9 +40,9 @@ def account_progress(console: Console, total: int, label: str) -> Iterator[Tick]
         yield tick
 
 
-def summary_table(report: RunReport) -> Table:
-    summary = summarize(report)
-    table = Table(title=f"keyrotate {report.mode} run: summary", box=box.SIMPLE_HEAVY)
+def summary_table(mode: str, summary: Mapping[str, Any]) -> Table:
+    """The run's counts (:func:`keyrotate.service.report.summarize`) as a table."""
+    table = Table(title=f"keyrotate {mode} run: summary", box=box.SIMPLE_HEAVY)
     table.add_column("what")
     table.add_column("count", justify="right")
     rows: list[tuple[str, int]] = [

@@ -121,10 +121,6 @@ class OrganizationBuilder:
         )
 
     @property
-    def root_path(self) -> str:
-        return self._root_path
-
-    @property
     def ou_paths(self) -> tuple[str, ...]:
         """Every OU path created so far, the root's included."""
         return tuple(sorted(self._ou_ids))

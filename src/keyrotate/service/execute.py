@@ -4,10 +4,12 @@ Each step records its own outcome; the first failure stops the user's remaining 
 (they may depend on it) and never the account's other users. Audit mode goes through
 :func:`audit` instead and touches nothing.
 
-A rotation is: intent marker on the user -> create the key -> store it (secret, policy,
-replicas, tags) -> give the user read access -> clear the marker. If storing fails the new
-key is deleted again, so no key exists that no secret holds; if the process dies in between,
-the marker lets the next run find the orphan (engine rule, :func:`keyrotate.domain.is_orphan`).
+A rotation is: intent marker on the user -> create the key -> store it (replicas, policy,
+tags, the value last) -> verify it with STS; once the user's steps are done, give the user
+read access and clear the marker (:func:`_finish`). If storing fails the new key is deleted
+again, so no key exists that no secret holds; if the process dies in between, the marker
+lets the next run find the orphan (engine rule, :func:`keyrotate.domain.is_orphan`). A read
+grant that fails is owed through the ``keyrotate:grant-pending`` user tag.
 """
 
 from __future__ import annotations

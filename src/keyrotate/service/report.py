@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -137,13 +137,13 @@ def account_entry(account: AccountResult) -> dict[str, Any]:
     }
 
 
-def to_document_head(report: RunReport) -> dict[str, Any]:
+def to_document_head(report: RunReport, summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "mode": report.mode,
         "started": _iso(report.started),
         "finished": _iso(report.finished),
-        "summary": summarize(report),
+        "summary": summarize(report) if summary is None else summary,
     }
 
 
@@ -167,10 +167,12 @@ def to_document(report: RunReport) -> dict[str, Any]:
     }
 
 
-def write_document(report: RunReport, out: TextIO) -> None:
+def write_document(
+    report: RunReport, out: TextIO, summary: Mapping[str, Any] | None = None
+) -> None:
     """:func:`to_document`, written record by record: never whole in memory, one record a
     line (a run of thousands of accounts has hundreds of thousands of key records)."""
-    out.write(json.dumps(to_document_head(report))[:-1])  # the object stays open
+    out.write(json.dumps(to_document_head(report, summary))[:-1])  # the object stays open
     for name, records in (
         ("accounts", (account_entry(a) for a in report.accounts)),
         ("keys", (r for a in report.accounts for r in key_records(a, report.started))),
@@ -183,14 +185,13 @@ def write_document(report: RunReport, out: TextIO) -> None:
     out.write("}\n")
 
 
-def write_report(report: RunReport, path: Path) -> Path:
+def write_report(report: RunReport, path: Path, summary: Mapping[str, Any] | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
-        write_document(report, out)
+        write_document(report, out, summary)
     return path
 
 
-def exit_code(report: RunReport) -> int:
-    """0 when everything ran; 1 when an account or an action failed."""
-    summary = summarize(report)
+def exit_code(summary: Mapping[str, Any]) -> int:
+    """0 when everything ran; 1 when an account or an action failed (from :func:`summarize`)."""
     return 1 if summary["accounts_failed"] or summary["failed_actions"] else 0

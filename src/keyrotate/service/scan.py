@@ -121,19 +121,6 @@ def read_directory(iam: Iam, options: RunOptions) -> Directory:
     return Directory(tuple((d.user, d.tags) for d in details), members)
 
 
-def scan_account(
-    account_id: str,
-    iam: Iam,
-    secrets: SecretStore,
-    options: RunOptions,
-) -> list[ScannedUser]:
-    """Every user of the account with keys, last use, tags, exemption and secret state.
-
-    The per-user path; :func:`scan` chooses between it and the credential report.
-    """
-    return list(scan_per_user(account_id, iam, secrets, options).users)
-
-
 def scan_per_user(
     account_id: str,
     iam: Iam,
