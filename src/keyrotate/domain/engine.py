@@ -271,4 +271,6 @@ def _current_action(
         reason = Reason.ROTATION_DUE
     if keys_left >= 2:
         return new_action(BLOCKED, name, current.key_id, Reason.NO_FREE_SLOT, slot_free_at)
+    if not user.storable:  # checked before any key exists: never created, then deleted daily
+        return new_action(BLOCKED, name, current.key_id, Reason.UNSTORABLE_NAME, None)
     return new_action(ROTATE, name, current.key_id, reason, due)

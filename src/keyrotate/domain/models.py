@@ -95,6 +95,9 @@ class UserKeys:
     exemption: Exemption | None = None
     forced: bool = False
     owner: str | None = None  # the ResourceOwnerTag value; the engine does not read it
+    # False when no secret can be named for this user (an IAM name with a character Secrets
+    # Manager refuses): a rotation would create a key it cannot store, so it is BLOCKED.
+    storable: bool = True
 
 
 class ActionKind(StrEnum):
@@ -133,6 +136,11 @@ class Reason(Enum):
         "the consumer has not switched"
     )
     NO_FREE_SLOT = "the user already has two keys; the older one must be retired first"
+    UNSTORABLE_NAME = (
+        "the user's name contains a character a secret name cannot hold (Secrets Manager "
+        "allows letters, digits and /_+=.@-), so no new key is created; rename the user or "
+        "change the secret name format"
+    )
     ROTATION_IN_PROGRESS = (
         "another run started rotating this user less than 15 minutes ago; nothing is changed "
         "until it has finished or its window has passed"
