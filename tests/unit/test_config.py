@@ -156,6 +156,7 @@ ENV_SAMPLES: dict[str, tuple[str, object]] = {
     "unused_key_action": ("Rotate", UnusedKeyAction.ROTATE),
     "hold_if_previous_in_use": ("no", False),
     "hold_escalate_after_days": ("21", 21),
+    "in_use_days": ("3", 3),
     "org_list_account": ("111122223333", "111122223333"),
     "org_list_role": ("OrgLister", "OrgLister"),
     "aws_org_id": ("o-abcdef1234", "o-abcdef1234"),
@@ -382,6 +383,7 @@ def test_policy_carries_every_lifecycle_setting() -> None:
         "UnusedKeyAction": "rotate",
         "HoldIfPreviousInUse": "false",
         "HoldEscalateAfter": "5",
+        "InUseDays": "4",
     }
     policy = load_settings(None, env, {}).policy()
     assert policy == RotationPolicy(
@@ -392,7 +394,9 @@ def test_policy_carries_every_lifecycle_setting() -> None:
         unused_key_action=UnusedKeyAction.ROTATE,
         hold_if_previous_in_use=False,
         hold_escalate_after_days=5,
+        in_use_days=4,
     )
+    assert policy.in_use == timedelta(days=4)
     assert policy.install_window == timedelta(days=15)
     assert policy.recovery_window == timedelta(days=15)
 

@@ -45,6 +45,9 @@ BAD_INPUTS: tuple[BadInput, ...] = (
     BadInput("warn-above-rotate-file", "warn_before_days", "120", yaml="warn_before_days: 120\n"),
     BadInput("hold-escalate-zero", "hold_escalate_after_days (HoldEscalateAfter)", "0",
              {"HoldEscalateAfter": "0"}),
+    BadInput("in-use-zero", "in_use_days (InUseDays)", "0", {"InUseDays": "0"}),
+    BadInput("in-use-not-a-number-file", "in_use_days", "'a week'",
+             yaml="in_use_days: a week\n"),
     BadInput("unused-action-unknown", "unused_key_action (UnusedKeyAction)", "'delete'",
              {"UnusedKeyAction": "delete"}, also=("'deactivate' or 'rotate'",)),
     # organization and accounts

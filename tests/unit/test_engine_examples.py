@@ -76,6 +76,12 @@ _B11_UNUSED = key("B", 11)
 _B21 = key("B", 21, used_days_ago=1)
 _B95 = key("B", 95, used_days_ago=1)
 _B200 = key("B", 200, used_days_ago=1)
+# B created 11 days ago; keyrotate's STS check used it 20 seconds later, IAM reports the use
+# another 40 seconds on (its last-used data lags); no consumer has used it since.
+_B11_SELF_CHECKED = replace(_B11_UNUSED, last_used=_B11_UNUSED.created + 60 * SECOND)
+_SELF_CHECKED_STATE = replace(
+    held_by_secret(_B11_SELF_CHECKED), self_used_at=_B11_UNUSED.created + 20 * SECOND
+)
 
 SPEC_EXAMPLES: list[Row] = [
     ("A(30,active,used): none", user(key("A", 30, used_days_ago=1)), []),
@@ -133,8 +139,25 @@ SPEC_EXAMPLES: list[Row] = [
         ],
     ),
     (
+        "A(101,used yesterday), B(11,used yesterday,current): HOLD A, still in use alongside B",
+        user(key("A", 101, used_days_ago=1), _B11, state=held_by_secret(_B11)),
+        [Step(HOLD, "A", Reason.STILL_IN_USE, ago(1))],
+    ),
+    (
+        "A(101,last used 9 days ago), B(11,used,current): DEACTIVATE A",
+        user(key("A", 101, used_days_ago=9), _B11, state=held_by_secret(_B11)),
+        [Step(DEACTIVATE, "A", Reason.REPLACED, ago(1))],
+    ),
+    (
+        "A(101,used yesterday), B(11,used only by keyrotate's own check): HOLD A, not switched",
+        user(key("A", 101, used_days_ago=1), _B11_SELF_CHECKED, state=_SELF_CHECKED_STATE),
+        [Step(HOLD, "A", Reason.CONSUMER_NOT_SWITCHED, ago(1))],
+    ),
+    (
+        # "used" here is a use the revised rule 7 does not count: A's last use is older than
+        # in_use_days (a use within them, after B was created, would HOLD A).
         "A(400,used), B(200,used,current): DEACTIVATE A; B BLOCKED until A deletable (+10d)",
-        user(key("A", 400, used_days_ago=1), _B200, state=held_by_secret(_B200)),
+        user(key("A", 400, used_days_ago=30), _B200, state=held_by_secret(_B200)),
         [
             Step(DEACTIVATE, "A", Reason.REPLACED, ago(190)),
             Step(BLOCKED, "B", Reason.NO_FREE_SLOT, in_days(10)),

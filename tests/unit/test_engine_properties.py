@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import keyrotate.domain
 from keyrotate.domain import (
     ORPHAN_WINDOW,
+    SELF_USE_MARGIN,
     AccessKey,
     ActionKind,
     KeyState,
@@ -66,6 +67,7 @@ def policies(draw: st.DrawFn) -> RotationPolicy:
         unused_key_action=draw(st.sampled_from(UnusedKeyAction)),
         hold_if_previous_in_use=draw(st.booleans()),
         hold_escalate_after_days=draw(st.integers(1, 30)),
+        in_use_days=draw(st.integers(1, 30)),
     )
 
 
@@ -121,7 +123,10 @@ def cases(draw: st.DrawFn, *, with_intent: bool = False) -> Case:
     if with_intent and keys:
         anchor = draw(st.sampled_from(keys)).created
         intent_at = anchor - timedelta(seconds=draw(st.integers(-3600, 3600)))
-    state = KeyState(secret_key_id, rotated_at, deactivated_at, intent_at)
+    self_used_at = None
+    if rotated_at is not None and draw(st.booleans()):  # the tool's check after its rotation
+        self_used_at = rotated_at + timedelta(seconds=draw(st.integers(0, 600)))
+    state = KeyState(secret_key_id, rotated_at, deactivated_at, intent_at, self_used_at)
     user = UserKeys("bob", tuple(keys), state, forced=draw(st.integers(0, 9)) == 0)
     return Case(user, policy, now)
 
@@ -194,6 +199,45 @@ def test_nothing_is_deleted_inside_the_recovery_window(case: Case) -> None:
         recorded = case.user.state.deactivated_at.get(target.key_id)
         if recorded is not None:
             assert now >= recorded + policy.recovery_window
+
+
+@PROPERTY
+@given(cases(), st.data())
+def test_the_tools_own_use_of_the_key_it_stored_never_changes_a_plan(
+    case: Case, data: st.DataObject
+) -> None:
+    """Rule 7: a last use no later than the tool's own (plus the margin) is no consumer's."""
+    state = case.user.state
+    own = state.self_used_at or state.rotated_at
+    held = [k for k in case.user.keys if k.key_id == state.secret_key_id]
+    if own is None or not held:
+        return
+    lag = timedelta(seconds=data.draw(st.integers(0, int(SELF_USE_MARGIN.total_seconds()))))
+    checked_only = replace(held[0], last_used=own + lag)
+    never = replace(held[0], last_used=None)
+    keys_checked = tuple(checked_only if k is held[0] else k for k in case.user.keys)
+    keys_never = tuple(never if k is held[0] else k for k in case.user.keys)
+    with_check = plan(replace(case.user, keys=keys_checked), case.policy, now=case.now)
+    untouched = plan(replace(case.user, keys=keys_never), case.policy, now=case.now)
+    assert with_check == untouched
+
+
+@PROPERTY
+@given(cases())
+def test_a_previous_key_used_recently_after_its_replacement_is_never_deactivated(
+    case: Case,
+) -> None:
+    """Rule 7: used after the current key was created and within in_use_days -> not touched."""
+    result = case.plan()
+    if not case.policy.hold_if_previous_in_use or result.current_key_id is None:
+        return
+    current = _key(case.user, result.current_key_id)
+    for action in result.actions:
+        if action.kind is not ActionKind.DEACTIVATE or action.key_id == current.key_id:
+            continue
+        previous = _key(case.user, action.key_id)
+        last = previous.last_used
+        assert last is None or last <= current.created or case.now - last > case.policy.in_use
 
 
 @PROPERTY

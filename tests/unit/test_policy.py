@@ -19,7 +19,8 @@ def test_defaults_are_the_source_patterns() -> None:
         policy.unused_key_action,
         policy.hold_if_previous_in_use,
         policy.hold_escalate_after_days,
-    ) == (90, 100, 110, 7, UnusedKeyAction.DEACTIVATE, True, 14)
+        policy.in_use_days,
+    ) == (90, 100, 110, 7, UnusedKeyAction.DEACTIVATE, True, 14, 7)
 
 
 def test_default_windows_are_ten_days_each() -> None:
@@ -68,6 +69,7 @@ BAD: list[tuple[str, dict[str, object], str, object, str]] = [
     ("delete negative", {"delete_after_days": -1}, "delete_after_days", -1, "than 0"),
     ("warn zero", {"warn_before_days": 0}, "warn_before_days", 0, "greater than 0"),
     ("escalate zero", {"hold_escalate_after_days": 0}, "hold_escalate_after_days", 0, "than 0"),
+    ("in use zero", {"in_use_days": 0}, "in_use_days", 0, "than 0"),
     ("rotate a float", {"rotate_after_days": 90.5}, "rotate_after_days", 90.5, "whole number"),
     ("rotate text", {"rotate_after_days": "90"}, "rotate_after_days", "90", "whole number"),
     ("rotate True", {"rotate_after_days": True}, "rotate_after_days", True, "whole number"),

@@ -9,6 +9,7 @@ from keyrotate.domain.state_tags import (
     PREDECESSOR_DEACTIVATED_TAG,
     PREDECESSOR_TAG,
     ROTATED_AT_TAG,
+    SELF_USED_TAG,
     STALE_TAG,
     USER_DEACTIVATED,
     USER_INTENT,
@@ -69,3 +70,13 @@ def test_an_unreadable_exemption_end_keeps_the_user_exempt_and_says_why() -> Non
     until, reason = parse_exemption("until=someday;reason=vendor")
     assert until is None
     assert "unreadable until='someday'" in reason
+
+
+def test_the_tools_own_use_is_read_for_the_key_the_secret_holds_and_empty_means_none() -> None:
+    checked = T0 + timedelta(seconds=7)
+    state = key_state({}, {**_secret("AKIANEW", T0), SELF_USED_TAG: stamp(checked)})
+    assert (state.secret_key_id, state.self_used_at) == ("AKIANEW", checked)
+    # a rotation clears the predecessor's stamp until it has checked the new key
+    assert key_state({}, {**_secret("AKIANEW", T0), SELF_USED_TAG: ""}).self_used_at is None
+    stale = {**_secret("AKIAGONE", T0), SELF_USED_TAG: stamp(checked), STALE_TAG: "true"}
+    assert key_state({}, stale).self_used_at is None

@@ -19,7 +19,7 @@ from keyrotate.aws.errors import translate
 from keyrotate.domain.errors import AwsError
 from keyrotate.domain.results import SecretLocation
 from keyrotate.domain.secret import SecretText
-from keyrotate.domain.state_tags import HELD_KEY_TAG, ROTATED_AT_TAG, STALE_TAG
+from keyrotate.domain.state_tags import HELD_KEY_TAG, ROTATED_AT_TAG, SELF_USED_TAG, STALE_TAG
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -37,7 +37,7 @@ PERMISSIONS: tuple[str, ...] = (
 
 # The tags that say which key the secret holds: written just before the value, restored if
 # the value cannot be written.
-_KEY_TAGS = (HELD_KEY_TAG, ROTATED_AT_TAG, STALE_TAG)
+_KEY_TAGS = (HELD_KEY_TAG, ROTATED_AT_TAG, SELF_USED_TAG, STALE_TAG)
 
 # With a customer-managed key (central mode, SecretsKmsKeyId), Secrets Manager encrypts the new
 # value with the caller's permission on that key.

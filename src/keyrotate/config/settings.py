@@ -83,6 +83,7 @@ ENV_VARIABLES: Final = MappingProxyType(
         "unused_key_action": ("UnusedKeyAction",),
         "hold_if_previous_in_use": ("HoldIfPreviousInUse",),
         "hold_escalate_after_days": ("HoldEscalateAfter",),
+        "in_use_days": ("InUseDays",),
         "org_list_account": ("OrgListAccount",),
         "org_list_role": ("OrgListRole",),
         "aws_org_id": ("AWSOrgID",),
@@ -158,6 +159,7 @@ class Settings(BaseModel):
     unused_key_action: Annotated[UnusedKeyAction, _Lower] = UnusedKeyAction.DEACTIVATE
     hold_if_previous_in_use: Flag = True
     hold_escalate_after_days: Days = 14
+    in_use_days: Days = 7
 
     # the organization and the accounts in scope
     org_list_account: AccountId | None = None
@@ -224,6 +226,7 @@ class Settings(BaseModel):
             unused_key_action=self.unused_key_action,
             hold_if_previous_in_use=self.hold_if_previous_in_use,
             hold_escalate_after_days=self.hold_escalate_after_days,
+            in_use_days=self.in_use_days,
         )
 
     @property

@@ -1,6 +1,13 @@
 """The pure core: policy, models and the lifecycle engine (SPEC.md). Standard library only."""
 
-from keyrotate.domain.engine import ORPHAN_WINDOW, current_key, is_orphan, plan
+from keyrotate.domain.engine import (
+    ORPHAN_WINDOW,
+    SELF_USE_MARGIN,
+    consumer_last_used,
+    current_key,
+    is_orphan,
+    plan,
+)
 from keyrotate.domain.errors import (
     AccessDenied,
     AwsError,
@@ -28,6 +35,7 @@ from keyrotate.domain.policy import RotationPolicy, UnusedKeyAction
 __all__ = [
     "NO_STATE",
     "ORPHAN_WINDOW",
+    "SELF_USE_MARGIN",
     "AccessDenied",
     "AccessKey",
     "Account",
@@ -47,6 +55,7 @@ __all__ = [
     "RotationPolicy",
     "UnusedKeyAction",
     "UserKeys",
+    "consumer_last_used",
     "current_key",
     "is_orphan",
     "plan",

@@ -34,6 +34,10 @@ from keyrotate.domain.policy import RotationPolicy, UnusedKeyAction
 ORPHAN_WINDOW = timedelta(minutes=15)
 """A key created this soon after an intent marker, held by no secret, is an orphan."""
 
+SELF_USE_MARGIN = timedelta(hours=4)
+"""IAM records a key's last use some time after the call (it lags by minutes, at times by
+hours): a last use this soon after the tool's own use of the key is taken to be the tool's."""
+
 ROTATE = ActionKind.ROTATE
 DEACTIVATE = ActionKind.DEACTIVATE
 DELETE = ActionKind.DELETE
@@ -57,6 +61,24 @@ def is_orphan(key: AccessKey, user: UserKeys) -> bool:
         and key.key_id != user.state.secret_key_id
         and intent <= key.created <= intent + ORPHAN_WINDOW
     )
+
+
+def consumer_last_used(key: AccessKey, state: KeyState) -> datetime | None:
+    """When a consumer last used ``key``: its last use, unless that was the tool's own.
+
+    SPEC rule 7: the tool checks every key it creates with STS right after storing it, and
+    IAM records that call like any other. The tool records when it last used the key its
+    secret holds (``self_used_at``; a secret written before that record existed has only
+    ``rotated_at``, and the check followed it within minutes). A last use at or before that
+    moment plus :data:`SELF_USE_MARGIN` is the tool's: the key counts as never used.
+    """
+    last = key.last_used
+    if last is None or key.key_id != state.secret_key_id:
+        return last
+    own = state.self_used_at if state.self_used_at is not None else state.rotated_at
+    if own is not None and last <= own + SELF_USE_MARGIN:
+        return None
+    return last
 
 
 def current_key(keys: Sequence[AccessKey], secret_key_id: str | None) -> AccessKey | None:
@@ -144,17 +166,18 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
             elif (
                 policy.hold_if_previous_in_use
                 and current is not None
-                and current.last_used is None
                 and key.last_used is not None
                 and key.last_used > current.created
-            ):  # rule 7
+                and now - key.last_used <= policy.in_use
+            ):  # rule 7: a consumer still depends on the old key
+                reason = (
+                    Reason.CONSUMER_NOT_SWITCHED
+                    if consumer_last_used(current, state) is None
+                    else Reason.STILL_IN_USE  # both keys in use: a shared key
+                )
                 # SPEC rule 7: a HOLD "older than" hold_escalate_after_days is overdue.
                 overdue = now - due > policy.hold_escalate_after
-                middle.append(
-                    new_action(
-                        HOLD, name, key.key_id, Reason.CONSUMER_NOT_SWITCHED, due, None, overdue
-                    )
-                )
+                middle.append(new_action(HOLD, name, key.key_id, reason, due, None, overdue))
                 free_at = max(key.created + policy.delete_after, now + policy.recovery_window)
             else:
                 middle.append(new_action(DEACTIVATE, name, key.key_id, Reason.REPLACED, due))
@@ -255,8 +278,8 @@ def _current_action(
     if not forced and now < due and due - now > policy.warn_before:
         return None  # the common case: a young key
     unused = (
-        current.last_used is None
-        and policy.unused_key_action is _UNUSED_DEACTIVATE
+        policy.unused_key_action is _UNUSED_DEACTIVATE
+        and consumer_last_used(current, user.state) is None
         and not others_active  # nobody is waiting to switch to it: rule 7's case otherwise
     )
     name = user.user_name

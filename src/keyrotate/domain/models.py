@@ -61,13 +61,17 @@ class KeyState:
     - ``rotated_at``: when that key was created by a rotation;
     - ``deactivated_at``: key id -> when the tool deactivated it;
     - ``intent_at``: the rotation intent marker, written on the user just before a key is
-      created; a key created within 15 minutes after it and held by no secret is an orphan.
+      created; a key created within 15 minutes after it and held by no secret is an orphan;
+    - ``self_used_at``: when the tool itself last used the key the secret holds (its STS
+      check after the rotation): IAM records that call as the key's last use, which must not
+      be mistaken for a consumer's (SPEC rule 7).
     """
 
     secret_key_id: str | None = None
     rotated_at: datetime | None = None
     deactivated_at: Mapping[str, datetime] = field(default_factory=lambda: _NO_DATES)
     intent_at: datetime | None = None
+    self_used_at: datetime | None = None
 
 
 NO_STATE = KeyState()
@@ -132,8 +136,12 @@ class Reason(Enum):
     ORPHAN = "the key was created by an interrupted rotation and no secret holds it"
     UPCOMING = "an action falls due soon"
     CONSUMER_NOT_SWITCHED = (
-        "the old key was used after the new key was created and the new key was never used: "
+        "the old key is still in use and the new key was never used by a consumer: "
         "the consumer has not switched"
+    )
+    STILL_IN_USE = (
+        "the old key is still in use alongside the new key: a key shared by several "
+        "consumers, some of which have not switched"
     )
     NO_FREE_SLOT = "the user already has two keys; the older one must be retired first"
     UNSTORABLE_NAME = (

@@ -36,6 +36,7 @@ class RotationPolicy:
     unused_key_action: UnusedKeyAction = UnusedKeyAction.DEACTIVATE
     hold_if_previous_in_use: bool = True
     hold_escalate_after_days: int = 14
+    in_use_days: int = 7
 
     rotate_after: timedelta = field(init=False, repr=False, compare=False)
     deactivate_after: timedelta = field(init=False, repr=False, compare=False)
@@ -44,6 +45,7 @@ class RotationPolicy:
     install_window: timedelta = field(init=False, repr=False, compare=False)
     recovery_window: timedelta = field(init=False, repr=False, compare=False)
     hold_escalate_after: timedelta = field(init=False, repr=False, compare=False)
+    in_use: timedelta = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in (
@@ -52,6 +54,7 @@ class RotationPolicy:
             "delete_after_days",
             "warn_before_days",
             "hold_escalate_after_days",
+            "in_use_days",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -91,3 +94,4 @@ class RotationPolicy:
         setattr_(self, "install_window", self.deactivate_after - self.rotate_after)
         setattr_(self, "recovery_window", self.delete_after - self.deactivate_after)
         setattr_(self, "hold_escalate_after", timedelta(days=self.hold_escalate_after_days))
+        setattr_(self, "in_use", timedelta(days=self.in_use_days))

@@ -9,6 +9,8 @@ deactivated, and the rotation intent marker), so a scan never needs a secret's v
     user tag   keyrotate:grant-pending         true      (attaching the read policy failed)
     secret tag keyrotate:access-key-id         AKIA...
     secret tag keyrotate:rotated-at            2026-05-01T10:00:00+00:00
+    secret tag keyrotate:self-used-at          2026-05-01T10:00:07+00:00 (the tool's STS check
+                                                                    of the key it holds)
     secret tag keyrotate:deactivated-key-id    AKIA...   (the predecessor, once deactivated)
     secret tag keyrotate:deactivated-at        2026-05-11T10:00:00+00:00
     secret tag keyrotate:stale                 true      (the key it holds no longer exists)
@@ -27,6 +29,8 @@ USER_INTENT = "keyrotate:intent"
 USER_GRANT_PENDING = "keyrotate:grant-pending"  # read access to the secret still owed
 HELD_KEY_TAG = "keyrotate:access-key-id"
 ROTATED_AT_TAG = "keyrotate:rotated-at"
+# When the tool itself last used the key the secret holds; empty until it has (SPEC rule 7).
+SELF_USED_TAG = "keyrotate:self-used-at"
 PREDECESSOR_TAG = "keyrotate:deactivated-key-id"
 PREDECESSOR_DEACTIVATED_TAG = "keyrotate:deactivated-at"
 STALE_TAG = "keyrotate:stale"
@@ -92,6 +96,7 @@ def key_state(
         rotated_at=parse_stamp(secret_tags.get(ROTATED_AT_TAG)) if secret_key_id else None,
         deactivated_at=deactivated,
         intent_at=intent_at,
+        self_used_at=parse_stamp(secret_tags.get(SELF_USED_TAG)) if secret_key_id else None,
     )
 
 

@@ -5,11 +5,13 @@ Each step records its own outcome; the first failure stops the user's remaining 
 :func:`audit` instead and touches nothing.
 
 A rotation is: intent marker on the user -> create the key -> store it (replicas, policy,
-tags, the value last) -> verify it with STS; once the user's steps are done, give the user
-read access and clear the marker (:func:`_finish`). If storing fails the new key is deleted
-again, so no key exists that no secret holds; if the process dies in between, the marker
-lets the next run find the orphan (engine rule, :func:`keyrotate.domain.is_orphan`). A read
-grant that fails is owed through the ``keyrotate:grant-pending`` user tag.
+tags, the value last) -> verify it with STS and record that use as the tool's own (the
+secret's ``keyrotate:self-used-at`` tag, so rule 7 never takes it for a consumer's); once
+the user's steps are done, give the user read access and clear the marker (:func:`_finish`).
+If storing fails the new key is deleted again, so no key exists that no secret holds; if the
+process dies in between, the marker lets the next run find the orphan (engine rule,
+:func:`keyrotate.domain.is_orphan`). A read grant that fails is owed through the
+``keyrotate:grant-pending`` user tag.
 """
 
 from __future__ import annotations
@@ -174,6 +176,11 @@ def _rotate(action: Action, user: ScannedUser, tools: AccountTools) -> ActionRes
             _quietly(lambda: tools.iam.untag_user(name, [tags.USER_INTENT]))
         return ActionResult(action, Outcome.FAILED, f"storing the new key failed: {exc}; {undo}")
     verified, problem = _verify(new_key, user, tools)
+    if verified is not None:
+        # IAM records the check as the key's last use: say it was ours (SPEC rule 7). If this
+        # write fails, the engine counts from rotated-at, which the check followed closely.
+        checked = {tags.SELF_USED_TAG: tags.stamp(tools.clock())}
+        _quietly(lambda: tools.secrets.tag(user.secret_name, checked))
     return ActionResult(action, Outcome.DONE, problem, new_key.key_id, location, verified)
 
 
@@ -186,6 +193,7 @@ def _store(new_key: NewKey, user: ScannedUser, tools: AccountTools) -> SecretLoc
     state = {
         tags.HELD_KEY_TAG: new_key.key_id,
         tags.ROTATED_AT_TAG: tags.stamp(new_key.created),
+        tags.SELF_USED_TAG: "",  # the previous key's: this one is recorded once checked
         tags.STALE_TAG: "false",
         tags.ACCOUNT_TAG: tools.account_id,
         tags.USER_NAME_TAG: new_key.user_name,

@@ -224,7 +224,11 @@ def needs_keys(user: UserKeys, options: RunOptions, now: datetime) -> bool:
     if state.secret_key_id is not None:
         holders.extend(k.key_id for k in user.keys if k.active)
     for holder in holders:
-        guess = KeyState(secret_key_id=holder, rotated_at=state.rotated_at if holder else None)
+        guess = KeyState(
+            secret_key_id=holder,
+            rotated_at=state.rotated_at if holder else None,
+            self_used_at=state.self_used_at if holder else None,
+        )
         if plan(replace(user, state=guess), options.policy, now=now).actions:
             return True
     return False
