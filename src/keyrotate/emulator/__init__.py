@@ -8,5 +8,14 @@ from __future__ import annotations
 from keyrotate.emulator.counter import CallCounts
 from keyrotate.emulator.faults import FAULT_KINDS, Fault, FaultKind, FiredFault
 from keyrotate.emulator.server import EmulatorServer
+from keyrotate.emulator.strict import Strictness
 
-__all__ = ["FAULT_KINDS", "CallCounts", "EmulatorServer", "Fault", "FaultKind", "FiredFault"]
+__all__ = [
+    "FAULT_KINDS",
+    "CallCounts",
+    "EmulatorServer",
+    "Fault",
+    "FaultKind",
+    "FiredFault",
+    "Strictness",
+]

@@ -71,6 +71,12 @@ def replace_body(environ: Environ, body: bytes) -> None:
     environ["CONTENT_LENGTH"] = str(len(body))
 
 
+def signing_region(environ: Environ, default: str = "us-east-1") -> str:
+    """The region of the request's SigV4 scope (where moto routes it); ``default`` if unsigned."""
+    match = _CREDENTIAL.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+    return match.group(2) if match and match.group(2) else default
+
+
 def is_control_path(environ: Environ) -> bool:
     return str(environ.get("PATH_INFO", "")).startswith(CONTROL_PREFIXES)
 

@@ -1,6 +1,7 @@
 """The embedded AWS: moto's WSGI app over real HTTP, behind keyrotate's middlewares.
 
-Request path: control endpoints -> call counter -> fault injector -> IAM paging -> moto.
+Request path: control endpoints -> call counter -> fault injector -> strictness (AWS's
+refusals moto lacks, :mod:`keyrotate.emulator.strict`) -> IAM paging -> moto.
 Clients (botocore, in this or any other process) see a real HTTP endpoint, so serializers,
 parsers, retries and paginators all run as they would against AWS.
 
@@ -11,6 +12,8 @@ Control endpoints (served by the emulator, never counted or faulted):
 - ``POST /_keyrotate/faults`` (a :class:`Fault` as JSON), ``DELETE /_keyrotate/faults``,
   ``GET /_keyrotate/faults`` -> ``{"fired": [...]}``
 - ``POST /_keyrotate/reset``: forget calls and faults (moto's state: ``POST /moto-api/reset``)
+- ``GET /_keyrotate/strict`` -> the :class:`Strictness` in force; ``POST /_keyrotate/strict``
+  with a JSON object of settings to change (the answer is the new one)
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from keyrotate.emulator._wsgi import (
 from keyrotate.emulator.counter import CallCounter, CallCounts
 from keyrotate.emulator.faults import Fault, FaultInjector, FiredFault
 from keyrotate.emulator.paging import IamPagingMiddleware
+from keyrotate.emulator.strict import StrictMiddleware, Strictness
 
 _LOOPBACK = "127.0.0.1"
 _T = TypeVar("_T")
@@ -56,15 +60,25 @@ def post(url: str, payload: object | None = None, method: str = "POST") -> Any:
 class _ControlEndpoints:
     """Serve ``/_keyrotate/*`` so other processes can read counts and arm faults."""
 
-    def __init__(self, app: WsgiApp, counter: CallCounter, injector: FaultInjector) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        counter: CallCounter,
+        injector: FaultInjector,
+        strict: StrictMiddleware,
+    ) -> None:
         self._app = app
         self._counter = counter
         self._injector = injector
+        self._strict = strict
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
         if not path.startswith("/_keyrotate/"):
             return self._app(environ, start_response)
+        strict_answer = self._strict.control(environ, start_response)
+        if strict_answer is not None:
+            return strict_answer
         method = str(environ.get("REQUEST_METHOD", "GET"))
         route = (method, path.rstrip("/"))
         if route == ("GET", "/_keyrotate/calls"):
@@ -98,16 +112,25 @@ class EmulatorServer:
     Use as a context manager, or ``start()`` / ``stop()``. moto's state is global to the
     process (EMULATOR.md): two servers in one process share it.
 
+    ``strictness`` says which of AWS's refusals moto lacks the emulator plays (default: all
+    of them, as AWS does; :meth:`Strictness.off` for moto as it is).
+
     >>> with EmulatorServer(iam_page_size=100) as server:  # doctest: +SKIP
     ...     boto3.client("iam", endpoint_url=server.url).list_users()
     """
 
     def __init__(
-        self, host: str = _LOOPBACK, port: int = 0, *, iam_page_size: int | None = None
+        self,
+        host: str = _LOOPBACK,
+        port: int = 0,
+        *,
+        iam_page_size: int | None = None,
+        strictness: Strictness | None = None,
     ) -> None:
         self._host = host
         self._port = port
         self._initial_page_size = iam_page_size
+        self._initial_strictness = strictness if strictness is not None else Strictness()
         if iam_page_size is not None and iam_page_size < 1:
             raise ValueError(f"iam_page_size must be at least 1 or None, got {iam_page_size}")
         self._server: Any = None
@@ -116,6 +139,7 @@ class EmulatorServer:
         self._paging: IamPagingMiddleware | None = None
         self._counter: CallCounter | None = None
         self._injector: FaultInjector | None = None
+        self._strict: StrictMiddleware | None = None
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self) -> str:
@@ -132,9 +156,10 @@ class EmulatorServer:
         quiet_werkzeug()
         moto_app: WsgiApp = DomainDispatcherApplication(create_backend_app)
         self._paging = IamPagingMiddleware(moto_app, self._initial_page_size)
-        self._injector = FaultInjector(self._paging)
+        self._strict = StrictMiddleware(self._paging, self._initial_strictness)
+        self._injector = FaultInjector(self._strict)
         self._counter = CallCounter(self._injector)
-        app = _ControlEndpoints(self._counter, self._counter, self._injector)
+        app = _ControlEndpoints(self._counter, self._counter, self._injector, self._strict)
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
         )
@@ -190,6 +215,17 @@ class EmulatorServer:
         self._initial_page_size = value
         if self._paging is not None:
             self._paging.page_size = value
+
+    # strictness ----------------------------------------------------------------------------
+    @property
+    def strictness(self) -> Strictness:
+        return self._strict.strictness if self._strict else self._initial_strictness
+
+    @strictness.setter
+    def strictness(self, value: Strictness) -> None:
+        self._initial_strictness = value
+        if self._strict is not None:
+            self._strict.strictness = value
 
     # counting ------------------------------------------------------------------------------
     def calls(self) -> CallCounts:
