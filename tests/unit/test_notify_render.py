@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from keyrotate.domain.errors import InputError
-from keyrotate.domain.models import ActionKind
+from keyrotate.domain.models import ActionKind, Reason
 from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.results import AccountResult, Outcome, RunReport
 from keyrotate.notify import Message, NoneTransport, Notifier, NotifyOptions, Templates
@@ -82,7 +83,7 @@ def test_owner_mail_shows_due_dates_and_new_key_location_with_fetch_command(mode
     text, html = parts(owner_mail.email)
     assert "DEACTIVATE due soon" in text
     assert "2026-03-04 06:00 UTC" in text
-    assert "HOLD: previous key kept (overdue)" in text
+    assert "HOLD: previous key kept (overdue): the consumer has not switched" in text
     assert "rotation BLOCKED" in text
     if mode == "enforce":
         arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:keyrotate/alice-AbCdEf"
@@ -103,6 +104,25 @@ def test_owner_mail_shows_due_dates_and_new_key_location_with_fetch_command(mode
         assert owner_mail.email["Subject"] == (
             "[keyrotate] Audit: 3 access key changes would be made, 3 notices"
         )
+
+
+@pytest.mark.parametrize(
+    ("reason", "case"),
+    [
+        (Reason.CONSUMER_NOT_SWITCHED, "the consumer has not switched"),
+        (Reason.STILL_IN_USE, "still in use alongside the new key"),
+    ],
+)
+def test_owner_and_admin_mails_say_which_case_a_hold_is(reason: Reason, case: str) -> None:
+    held = result(ActionKind.HOLD, Outcome.NOTICE, "carol", 4)
+    held = replace(held, action=replace(held.action, reason=reason))
+    run = report("enforce", [AccountResult(PROD, (user("carol", [held]),))])
+    owner_mail, digest = all_messages(run)
+    owner_text, owner_html = parts(owner_mail.email)
+    assert f"HOLD: previous key kept: {case}" in owner_text
+    assert f"HOLD: previous key kept: {case}" in owner_html
+    for part in (owner_text, owner_html, *parts(digest.email)):
+        assert reason.sentence in part
 
 
 def test_hostile_names_tags_and_errors_are_escaped_in_html_and_never_run_as_templates() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from keyrotate.domain.models import Account, ActionKind
+from keyrotate.domain.models import Account, ActionKind, Reason
 from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.results import (
     AccountResult,
@@ -54,6 +54,14 @@ class Item:
     secret: SecretLocation | None
     fetch_command: str | None
     description: str
+    case: str | None = None  # a HOLD's case in a few words (SPEC rule 7)
+
+
+# SPEC rule 7: the report and the mails say which case a HOLD is.
+_HOLD_CASES = {
+    Reason.CONSUMER_NOT_SWITCHED: "the consumer has not switched",
+    Reason.STILL_IN_USE: "still in use alongside the new key",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +111,7 @@ def _item(result: ActionResult) -> Item:
         secret=result.secret,
         fetch_command=result.secret.fetch_command() if result.secret else None,
         description=action.describe(),
+        case=_HOLD_CASES.get(action.reason) if action.kind is ActionKind.HOLD else None,
     )
 
 
