@@ -152,6 +152,18 @@ SPEC_ROWS: tuple[_Row, ...] = (
         (HOLD,),
     ),
     _Row(
+        "svc-hold-shared",
+        "A(101, active, used yesterday), B(11, active, used yesterday, current)",
+        (KeySpec(101, True, USED), KeySpec(11, True, USED)),
+        (HOLD,),
+    ),
+    _Row(
+        "svc-previous-idle",
+        "A(101, active, last used 9 days ago), B(11, active, used, current)",
+        (KeySpec(101, True, 9), KeySpec(11, True, USED)),
+        (DEACTIVATE,),
+    ),
+    _Row(
         "svc-delete-previous",
         "A(111, inactive), B(21, active, current)",
         (KeySpec(111, False, 30), KeySpec(21, True, USED)),
@@ -173,7 +185,8 @@ SPEC_ROWS: tuple[_Row, ...] = (
     _Row(
         "svc-blocked",
         "A(400, active, used), B(200, active, used, current)",
-        (KeySpec(400, True, 2), KeySpec(200, True, USED)),
+        # "used", but not within in_use_days: a recent use would HOLD A (rule 7)
+        (KeySpec(400, True, 30), KeySpec(200, True, USED)),
         (DEACTIVATE, BLOCKED),
     ),
 )
