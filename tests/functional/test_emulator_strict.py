@@ -6,8 +6,12 @@ what the product would get back.
 
 from __future__ import annotations
 
+import csv
+import io
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -16,11 +20,21 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from keyrotate.emulator import EmulatorServer, Strictness
-from keyrotate.emulator.seed import MANAGEMENT_ACCOUNT_ID, OrganizationBuilder, assume_member_role
-from keyrotate.emulator.server import post
+from keyrotate.emulator.seed import (
+    MANAGEMENT_ACCOUNT_ID,
+    KeySpec,
+    OrganizationBuilder,
+    UserSpec,
+    age_key,
+    assume_member_role,
+    seed_users,
+)
+from keyrotate.emulator.server import post, update_strictness
+from keyrotate.emulator.strict import DEFAULT_KEY_PROPAGATION_SECONDS
 
 HOME = "us-east-1"
 REPLICA = "us-west-2"
+NOW = datetime.now(UTC)
 NO_RETRY = Config(retries={"total_max_attempts": 1})
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -272,3 +286,189 @@ def test_a_refused_call_is_still_counted(server: EmulatorServer, org: Org) -> No
 
     calls = server.calls()
     assert calls.total("secretsmanager", "CreateSecret", MANAGEMENT_ACCOUNT_ID) == 1
+
+
+# a new key is refused while IAM propagates it ---------------------------------------------
+DELAY = 0.6  # seconds: long enough to see, short enough for CI
+
+
+@dataclass(frozen=True)
+class UserKey:
+    """A user's access key; its secret never appears in a repr (nor in a failed assertion)."""
+
+    key_id: str
+    secret: str = field(repr=False)
+
+    def creds(self) -> dict[str, str]:
+        return {"aws_access_key_id": self.key_id, "aws_secret_access_key": self.secret}
+
+
+def new_user_key(server: EmulatorServer, user: str = "app") -> UserKey:
+    """A key just created over the API, for a new user."""
+    iam = client(server, "iam")
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    return UserKey(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def backend_key(key_id: str) -> UserKey:
+    """A seeded key, its secret read from moto's backend (this process serves the emulator)."""
+    from moto.iam.models import iam_backends
+
+    secret = iam_backends[MANAGEMENT_ACCOUNT_ID]["global"].access_keys[key_id].secret_access_key
+    return UserKey(key_id, str(secret))
+
+
+def caller_arn(server: EmulatorServer, key: UserKey | dict[str, str]) -> str:
+    creds = key.creds() if isinstance(key, UserKey) else key
+    return str(client(server, "sts", **creds).get_caller_identity()["Arn"])
+
+
+def report_rows(server: EmulatorServer) -> dict[str, dict[str, str]]:
+    """The management account's credential report, generated now, by user."""
+    iam = client(server, "iam")
+    iam.generate_credential_report()
+    content = iam.get_credential_report()["Content"].decode("utf-8")
+    return {row["user"]: row for row in csv.DictReader(io.StringIO(content))}
+
+
+@pytest.fixture
+def delayed(server: EmulatorServer) -> EmulatorServer:
+    server.strictness = Strictness(key_propagation_seconds=DELAY)
+    return server
+
+
+def test_sts_refuses_a_new_key_until_the_delay_has_passed(delayed: EmulatorServer) -> None:
+    creds = new_user_key(delayed)
+    issued = time.monotonic()  # at or after the moment the emulator saw the key issued
+
+    with pytest.raises(ClientError) as excinfo:
+        caller_arn(delayed, creds)
+
+    assert error_code(excinfo) == "InvalidClientTokenId"
+    assert "security token included in the request is invalid" in str(excinfo.value)
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    time.sleep(max(0.0, DELAY - (time.monotonic() - issued)) + 0.05)
+    assert caller_arn(delayed, creds) == f"arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:user/app"
+
+
+def test_any_call_signed_with_a_new_key_is_refused_in_its_protocols_words(
+    delayed: EmulatorServer,
+) -> None:
+    creds = new_user_key(delayed)
+
+    with pytest.raises(ClientError) as json_refusal:
+        client(delayed, "secretsmanager", **creds.creds()).list_secrets()
+    with pytest.raises(ClientError) as query_refusal:
+        client(delayed, "iam", **creds.creds()).list_users()
+
+    assert error_code(json_refusal) == "UnrecognizedClientException"
+    assert error_code(query_refusal) == "InvalidClientTokenId"
+
+
+def test_a_refused_call_does_not_mark_the_key_used(delayed: EmulatorServer) -> None:
+    creds = new_user_key(delayed)
+    with pytest.raises(ClientError):
+        caller_arn(delayed, creds)
+
+    used = client(delayed, "iam").get_access_key_last_used(AccessKeyId=creds.key_id)[
+        "AccessKeyLastUsed"
+    ]
+
+    assert "LastUsedDate" not in used
+    assert used["ServiceName"] == "N/A"
+
+
+def test_seeded_keys_are_old_and_accepted_at_once(delayed: EmulatorServer) -> None:
+    # Seeding over the API creates keys with CreateAccessKey, then ages them in moto.
+    seeded = seed_users(
+        delayed.url, MANAGEMENT_ACCOUNT_ID, [UserSpec("old", (KeySpec(95),))], NOW, via="api"
+    )
+    key_id = seeded["old"][0].key_id
+
+    assert caller_arn(delayed, backend_key(key_id)).endswith(":user/old")
+
+
+def test_a_key_aged_by_a_test_after_creation_is_accepted_at_once(delayed: EmulatorServer) -> None:
+    creds = new_user_key(delayed)
+
+    age_key(MANAGEMENT_ACCOUNT_ID, creds.key_id, NOW - timedelta(days=3))
+
+    assert caller_arn(delayed, creds).endswith(":user/app")
+
+
+def test_assumed_role_credentials_work_at_once(delayed: EmulatorServer) -> None:
+    member = OrganizationBuilder(delayed.url).account("m", "m@example.com").account_id
+
+    creds = assume_member_role(delayed.url, member, "any-role")
+
+    assert f":{member}:" in caller_arn(delayed, creds)
+
+
+def test_the_delay_is_set_per_instance_over_http(delayed: EmulatorServer) -> None:
+    assert update_strictness(delayed.url, key_propagation_seconds=0).key_propagation_seconds == 0
+    creds = new_user_key(delayed)
+
+    assert caller_arn(delayed, creds).endswith(":user/app")  # no delay: moto as it is
+    assert Strictness().key_propagation_seconds == DEFAULT_KEY_PROPAGATION_SECONDS >= 2
+
+
+# inactive and deleted keys ---------------------------------------------------------------
+def test_an_inactive_key_authenticates_nothing_until_reactivated(server: EmulatorServer) -> None:
+    server.strictness = Strictness(key_propagation_seconds=0)
+    creds = new_user_key(server)
+    iam = client(server, "iam")
+    key_id = creds.key_id
+
+    iam.update_access_key(UserName="app", AccessKeyId=key_id, Status="Inactive")
+    with pytest.raises(ClientError) as excinfo:
+        caller_arn(server, creds)
+    assert error_code(excinfo) == "InvalidClientTokenId"
+
+    iam.update_access_key(UserName="app", AccessKeyId=key_id, Status="Active")
+    assert caller_arn(server, creds).endswith(":user/app")
+
+
+def test_a_deleted_key_authenticates_nothing(server: EmulatorServer) -> None:
+    server.strictness = Strictness(key_propagation_seconds=0)
+    creds = new_user_key(server)
+    assert caller_arn(server, creds).endswith(":user/app")
+
+    client(server, "iam").delete_access_key(UserName="app", AccessKeyId=creds.key_id)
+
+    with pytest.raises(ClientError) as excinfo:
+        client(server, "secretsmanager", **creds.creds()).list_secrets()
+    assert error_code(excinfo) == "UnrecognizedClientException"
+    # The fixed test keys still stand for the management account.
+    assert caller_arn(server, KEYS) == f"arn:aws:sts::{MANAGEMENT_ACCOUNT_ID}:user/moto"
+
+
+# any signed call marks its key as used ----------------------------------------------------
+def test_get_caller_identity_marks_the_key_used_for_last_use_and_the_report(
+    server: EmulatorServer,
+) -> None:
+    server.strictness = Strictness(key_propagation_seconds=0)
+    creds = new_user_key(server)
+    iam = client(server, "iam")
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    caller_arn(server, creds)
+
+    used = iam.get_access_key_last_used(AccessKeyId=creds.key_id)
+    last = used["AccessKeyLastUsed"]
+    assert last["ServiceName"] == "sts"
+    assert last["Region"] == HOME
+    assert last["LastUsedDate"] >= before
+    # moto leaves the report's last-used service and region "not_supported" (docs/emulator.md).
+    row = report_rows(server)["app"]
+    assert datetime.fromisoformat(row["access_key_1_last_used_date"]) >= before
+
+
+def test_any_other_signed_call_marks_the_key_used_by_its_service(server: EmulatorServer) -> None:
+    server.strictness = Strictness(key_propagation_seconds=0)
+    creds = new_user_key(server)
+
+    client(server, "secretsmanager", **creds.creds()).list_secrets()
+
+    last = client(server, "iam").get_access_key_last_used(AccessKeyId=creds.key_id)
+    assert last["AccessKeyLastUsed"]["ServiceName"] == "secretsmanager"

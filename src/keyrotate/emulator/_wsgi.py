@@ -50,6 +50,15 @@ class RequestInfo:
     form: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An AWS error to answer instead of letting moto perform a request."""
+
+    code: str
+    message: str
+    status: int = 400
+
+
 def read_body(environ: Environ) -> bytes:
     """Read the request body and put it back, so the next app in the chain can read it too."""
     cached = environ.get("keyrotate.body")
@@ -130,7 +139,8 @@ def error_response(
 ) -> list[bytes]:
     """Answer an AWS error in the protocol's shape, as botocore's parsers expect it."""
     request_id = str(uuid.uuid4())
-    reason = {400: "Bad Request", 403: "Forbidden", 500: "Internal Server Error"}.get(status, "")
+    reasons = {400: "Bad Request", 403: "Forbidden", 410: "Gone", 500: "Internal Server Error"}
+    reason = reasons.get(status, "Error")
     if json_protocol:
         body = json.dumps({"__type": code, "message": message}).encode("utf-8")
         headers = [

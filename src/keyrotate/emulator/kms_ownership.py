@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from keyrotate.emulator._wsgi import Refusal
+
 # A KMS key id: a UUID, or "mrk-" and 32 hex digits for a multi-Region key.
 _KEY_ID = re.compile(
     r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
@@ -40,15 +42,6 @@ _USABLE_STATES = frozenset({"Enabled"})
 
 # Operations that name a KMS key for a secret, with where the key ids are in the request.
 CHECKED_OPERATIONS = frozenset({"CreateSecret", "UpdateSecret", "ReplicateSecretToRegions"})
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """An error to answer instead of letting moto perform the request."""
-
-    code: str
-    message: str
-    status: int = 400
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from typing import Any
 from keyrotate.emulator.counter import CallCounts
 from keyrotate.emulator.faults import Fault, FiredFault
 from keyrotate.emulator.server import EmulatorServer, post
+from keyrotate.emulator.strict import Strictness
 
 _STARTUP_TIMEOUT_S = 60.0
 
@@ -37,9 +38,11 @@ def resolve(function_name: str) -> Callable[..., Any]:
     return function
 
 
-def _child_main(connection: Connection, iam_page_size: int | None) -> None:
+def _child_main(
+    connection: Connection, iam_page_size: int | None, strictness: Strictness | None
+) -> None:
     """Serve until told to stop; run named functions on request (in this process)."""
-    server = EmulatorServer(iam_page_size=iam_page_size)
+    server = EmulatorServer(iam_page_size=iam_page_size, strictness=strictness)
     try:
         url = server.start()
     except Exception:  # report any start failure to the parent, then give up
@@ -67,7 +70,8 @@ class EmulatorProcess:
     """An :class:`EmulatorServer` in a child process, with the same reading surface.
 
     ``seed`` (``"module:function"``) is called in the child as ``seed(url, **seed_kwargs)``
-    once the server is up; its (picklable) return value is ``seed_result``.
+    once the server is up; its (picklable) return value is ``seed_result``. ``strictness``
+    as for :class:`EmulatorServer` (default: AWS's behaviour).
     """
 
     def __init__(
@@ -76,8 +80,10 @@ class EmulatorProcess:
         iam_page_size: int | None = None,
         seed: str | None = None,
         seed_kwargs: Mapping[str, Any] | None = None,
+        strictness: Strictness | None = None,
     ) -> None:
         self._iam_page_size = iam_page_size
+        self._strictness = strictness
         self._seed = seed
         self._seed_kwargs = dict(seed_kwargs or {})
         self._process: Any = None
@@ -93,7 +99,7 @@ class EmulatorProcess:
         parent_end, child_end = context.Pipe()
         process = context.Process(
             target=_child_main,
-            args=(child_end, self._iam_page_size),
+            args=(child_end, self._iam_page_size, self._strictness),
             name="keyrotate-emulator",
             daemon=True,
         )

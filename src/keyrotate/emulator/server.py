@@ -14,6 +14,11 @@ Control endpoints (served by the emulator, never counted or faulted):
 - ``POST /_keyrotate/reset``: forget calls and faults (moto's state: ``POST /moto-api/reset``)
 - ``GET /_keyrotate/strict`` -> the :class:`Strictness` in force; ``POST /_keyrotate/strict``
   with a JSON object of settings to change (the answer is the new one)
+- ``POST /_keyrotate/credential-report/expire`` (optional ``{"account_id": ...}``): cached
+  credential reports become four hours old, so the next GenerateCredentialReport makes a new
+  one -> ``{"expired": n}``
+- ``POST /_keyrotate/credential-report/age`` with ``{"seconds": s}`` (and optionally
+  ``"account_id"``): cached reports were generated ``s`` seconds earlier -> ``{"aged": n}``
 """
 
 from __future__ import annotations
@@ -55,6 +60,17 @@ def post(url: str, payload: object | None = None, method: str = "POST") -> Any:
     with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback)
         body = response.read()
     return json.loads(body) if body.strip().startswith((b"{", b"[")) else None
+
+
+def update_strictness(url: str, **changes: bool | float) -> Strictness:
+    """Change a running emulator's strictness over HTTP (any process); return the new one."""
+    return Strictness(**post(f"{url}/_keyrotate/strict", changes))
+
+
+def expire_credential_reports(url: str, account_id: str | None = None) -> int:
+    """Expire cached credential reports over HTTP (any process); how many there were."""
+    payload = {} if account_id is None else {"account_id": account_id}
+    return int(post(f"{url}/_keyrotate/credential-report/expire", payload)["expired"])
 
 
 class _ControlEndpoints:
@@ -200,7 +216,11 @@ class EmulatorServer:
         return self._url
 
     def reset(self) -> None:
-        """Empty moto's state (every account, every service) and forget calls and faults."""
+        """Empty moto's state (every account, every service) and forget calls and faults.
+
+        The emulator's own memory of issued keys and credential reports goes with moto's
+        state (the reset passes through the strictness middleware).
+        """
         post(f"{self.url}/moto-api/reset")
         self.reset_calls()
         self.clear_faults()
@@ -226,6 +246,10 @@ class EmulatorServer:
         self._initial_strictness = value
         if self._strict is not None:
             self._strict.strictness = value
+
+    def expire_credential_reports(self, account_id: str | None = None) -> int:
+        """Make cached credential reports four hours old (all accounts, or one)."""
+        return self._require(self._strict).reports.expire(account_id)
 
     # counting ------------------------------------------------------------------------------
     def calls(self) -> CallCounts:
