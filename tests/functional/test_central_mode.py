@@ -3,7 +3,7 @@
 The demo organization is enforced once for the module with
 
     StoreSecretsInCentralAccount=true  CentralAccount=<management>
-    SecretsKmsKeyId=<a customer-managed key of the central account>
+    SecretsKmsKeyId=<a multi-Region customer-managed key of the central account>
     CredentialReplicationRegions=us-west-2,eu-west-1
 
 and each test checks one property of what AWS then holds. The last test (its own small
@@ -58,8 +58,16 @@ def central_env(kms_key_arn: str, regions: tuple[str, ...]) -> dict[str, str | N
 
 
 def create_kms_key(endpoint: str) -> str:
+    """A multi-Region key of the central account, replicated to every replica region.
+
+    main.yaml's SecretsKey and deploy/secrets-key-replica.yaml do the same on AWS: a replica
+    of a central secret is encrypted with the key's replica in its own region.
+    """
     kms = client(endpoint, CENTRAL, "kms")
-    return str(kms.create_key(Description="keyrotate secrets")["KeyMetadata"]["Arn"])
+    key = kms.create_key(Description="keyrotate secrets", MultiRegion=True)["KeyMetadata"]
+    for region in REPLICAS:
+        kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion=region)
+    return str(key["Arn"])
 
 
 @pytest.fixture(scope="module")

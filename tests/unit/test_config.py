@@ -145,7 +145,10 @@ def test_an_empty_config_file_sets_nothing(tmp_path: Path) -> None:
 
 # --- environment names ----------------------------------------------------------------------
 
-# One valid value per field, given as the environment would give it.
+# A multi-Region key of the samples' central account, in their home region.
+CENTRAL_KEY = "arn:aws:kms:eu-central-1:444455556666:key/mrk-0123456789abcdef0123456789abcdef"
+
+# One valid value per field, given as the environment would give it (central mode).
 # fmt: off
 ENV_SAMPLES: dict[str, tuple[str, object]] = {
     "dry_run": ("False", False),
@@ -178,8 +181,8 @@ ENV_SAMPLES: dict[str, tuple[str, object]] = {
     "verify_new_keys": ("off", False),
     "store_secrets_in_central_account": ("True", True),
     "central_account": ("444455556666", "444455556666"),
-    "secrets_kms_key_id": ("alias/keyrotate", "alias/keyrotate"),
-    "secret_name_format": ("iam/{user_name}", "iam/{user_name}"),
+    "secrets_kms_key_id": (CENTRAL_KEY, CENTRAL_KEY),
+    "secret_name_format": ("iam/{account_id}/{user_name}", "iam/{account_id}/{user_name}"),
     "secret_reader_principals": ("arn:aws:iam::123456789012:role/app",
                                  ("arn:aws:iam::123456789012:role/app",)),
     "credential_replication_regions": ("eu-west-1,eu-north-1", ("eu-west-1", "eu-north-1")),
@@ -242,19 +245,43 @@ def test_environment_names_follow_the_pattern_parameters(field: str, env_name: s
     assert ENV_NAMES[field] == env_name
 
 
-def test_every_field_is_read_from_its_environment_name() -> None:
-    assert set(ENV_SAMPLES) == set(Settings.model_fields), "add a sample for the new field"
-    env = {ENV_NAMES[field]: raw for field, (raw, _) in ENV_SAMPLES.items()}
+# Each secrets mode refuses the other's key setting (issue 10): these replace the central
+# samples' mode-specific entries to make a member-mode set.
+MEMBER_MODE_SAMPLES: dict[str, tuple[str, object]] = {
+    "store_secrets_in_central_account": ("False", False),
+    "member_secrets_kms_key_alias": ("alias/team-secrets", "alias/team-secrets"),
+}
+CENTRAL_ONLY_FIELDS = ("secrets_kms_key_id",)
+SAMPLE_SETS = {
+    "central": ENV_SAMPLES,
+    "member": {
+        **{f: v for f, v in ENV_SAMPLES.items() if f not in CENTRAL_ONLY_FIELDS},
+        **MEMBER_MODE_SAMPLES,
+    },
+}
+
+
+def test_every_field_has_a_sample() -> None:
+    sampled = set(ENV_SAMPLES) | set(MEMBER_MODE_SAMPLES)
+    assert sampled == set(Settings.model_fields), "add a sample for the new field"
+
+
+@pytest.mark.parametrize("mode", sorted(SAMPLE_SETS))
+def test_every_field_is_read_from_its_environment_name(mode: str) -> None:
+    samples = SAMPLE_SETS[mode]
+    env = {ENV_NAMES[field]: raw for field, (raw, _) in samples.items()}
     settings = load_settings(None, env, {})
-    for field, (_, expected) in ENV_SAMPLES.items():
+    for field, (_, expected) in samples.items():
         assert getattr(settings, field) == expected, field
         assert settings.source_of(field) == "env", field
 
 
-def test_the_same_values_load_from_a_file_with_snake_case_keys(tmp_path: Path) -> None:
-    lines = [f"{field}: {raw!r}" for field, (raw, _) in ENV_SAMPLES.items()]
+@pytest.mark.parametrize("mode", sorted(SAMPLE_SETS))
+def test_the_same_values_load_from_a_file_with_snake_case_keys(tmp_path: Path, mode: str) -> None:
+    samples = SAMPLE_SETS[mode]
+    lines = [f"{field}: {raw!r}" for field, (raw, _) in samples.items()]
     settings = load_settings(write(tmp_path, "\n".join(lines) + "\n"), {}, {})
-    for field, (_, expected) in ENV_SAMPLES.items():
+    for field, (_, expected) in samples.items():
         assert getattr(settings, field) == expected, field
         assert settings.source_of(field) == "file", field
 
@@ -350,6 +377,7 @@ def test_forced_users_become_account_and_user_pairs() -> None:
 
 def test_central_mode_falls_back_to_the_org_list_account() -> None:
     env = {"StoreSecretsInCentralAccount": "true", "OrgListAccount": "111122223333"}
+    env["SecretsKmsKeyId"] = "alias/keyrotate-secrets"  # resolved in the central account
     assert load_settings(None, env, {}).secrets_account == "111122223333"
     env["CentralAccount"] = "444455556666"
     assert load_settings(None, env, {}).secrets_account == "444455556666"

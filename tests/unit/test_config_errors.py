@@ -28,6 +28,18 @@ class BadInput:
     also: tuple[str, ...] = ()  # further text the message must contain (a fix, a hint)
 
 
+# Central-mode settings that pass, for rows that break one more thing.
+CENTRAL_KEY = "arn:aws:kms:us-east-1:444455556666:key/mrk-0123456789abcdef0123456789abcdef"
+SINGLE_REGION_KEY = "arn:aws:kms:us-east-1:444455556666:key/12345678-90ab-cdef-1234-567890abcdef"
+OTHER_ACCOUNT_KEY = "arn:aws:kms:us-east-1:111122223333:key/mrk-0123456789abcdef0123456789abcdef"
+KEY_ID = "12345678-90ab-cdef-1234-567890abcdef"
+CENTRAL = {
+    "StoreSecretsInCentralAccount": "True",
+    "CentralAccount": "444455556666",
+    "SecretsKmsKeyId": CENTRAL_KEY,
+    "AWS_REGION": "us-east-1",
+}
+
 # fmt: off
 BAD_INPUTS: tuple[BadInput, ...] = (
     # thresholds
@@ -118,6 +130,36 @@ BAD_INPUTS: tuple[BadInput, ...] = (
              {"SecretReaderPrincipals": "arn:aws:iam::123:role/app"}),
     BadInput("central-mode-without-account", "central_account (CentralAccount)", "None",
              {"StoreSecretsInCentralAccount": "True"}, also=("store_secrets_in_central_account",)),
+    # secrets: which KMS key, per mode (issue 10)
+    BadInput("member-mode-with-a-central-key", "secrets_kms_key_id (SecretsKmsKeyId)",
+             f"'{KEY_ID}'", {"SecretsKmsKeyId": KEY_ID},
+             also=("store_secrets_in_central_account", "member_secrets_kms_key_alias")),
+    BadInput("member-alias-given-as-arn", "member_secrets_kms_key_alias (MemberSecretsKmsKeyAlias)",
+             f"'{SINGLE_REGION_KEY}'", {"MemberSecretsKmsKeyAlias": SINGLE_REGION_KEY},
+             also=("alias/keyrotate-secrets", "each member account")),
+    BadInput("member-alias-in-central-mode", "member_secrets_kms_key_alias", "'alias/team'",
+             {**CENTRAL, "MemberSecretsKmsKeyAlias": "alias/team"}, also=("secrets_kms_key_id",)),
+    BadInput("central-format-without-account-id", "secret_name_format (SecretNameFormat)",
+             "'keyrotate/{user_name}'", {**CENTRAL, "SecretNameFormat": "keyrotate/{user_name}"},
+             also=("include {account_id}",)),
+    BadInput("central-mode-without-a-key", "secrets_kms_key_id (SecretsKmsKeyId)", "None",
+             {"StoreSecretsInCentralAccount": "True", "CentralAccount": "444455556666"},
+             also=("customer-managed KMS key",)),
+    BadInput("central-key-of-another-account", "secrets_kms_key_id", f"'{OTHER_ACCOUNT_KEY}'",
+             {**CENTRAL, "SecretsKmsKeyId": OTHER_ACCOUNT_KEY}, also=("central account",)),
+    BadInput("central-key-of-another-region-file", "secrets_kms_key_id", f"'{CENTRAL_KEY}'",
+             yaml=(f"store_secrets_in_central_account: true\ncentral_account: '444455556666'\n"
+                   f"secrets_kms_key_id: '{CENTRAL_KEY}'\nregion: eu-west-1\n"),
+             also=("home region eu-west-1",)),
+    BadInput("central-single-region-key-with-replicas", "secrets_kms_key_id",
+             f"'{SINGLE_REGION_KEY}'",
+             {**CENTRAL, "SecretsKmsKeyId": SINGLE_REGION_KEY,
+              "CredentialReplicationRegions": "eu-west-1"}, also=("multi-Region",)),
+    BadInput("central-alias-with-replicas", "secrets_kms_key_id", "'alias/keyrotate'",
+             {**CENTRAL, "SecretsKmsKeyId": "alias/keyrotate",
+              "CredentialReplicationRegions": "eu-west-1"}, also=("multi-Region",)),
+    BadInput("kms-key-not-an-identifier", "secrets_kms_key_id (SecretsKmsKeyId)", "'my key'",
+             {**CENTRAL, "SecretsKmsKeyId": "my key"}, also=("KMS key ARN",)),
     # e-mail
     BadInput("transport-unknown", "email_transport (EmailTransport)", "'sms'",
              {"EmailTransport": "sms"}, also=("'ses', 'smtp', 'file' or 'none'",)),

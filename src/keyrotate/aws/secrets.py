@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from keyrotate.aws.errors import translate
 from keyrotate.domain.errors import AwsError
+from keyrotate.domain.kms_keys import key_in_region
 from keyrotate.domain.results import SecretLocation
 from keyrotate.domain.secret import SecretText
 from keyrotate.domain.state_tags import HELD_KEY_TAG, ROTATED_AT_TAG, SELF_USED_TAG, STALE_TAG
@@ -39,8 +40,8 @@ PERMISSIONS: tuple[str, ...] = (
 # the value cannot be written.
 _KEY_TAGS = (HELD_KEY_TAG, ROTATED_AT_TAG, SELF_USED_TAG, STALE_TAG)
 
-# With a customer-managed key (central mode, SecretsKmsKeyId), Secrets Manager encrypts the new
-# value with the caller's permission on that key.
+# With a customer-managed key (central mode's SecretsKmsKeyId, or a member alias naming one),
+# Secrets Manager encrypts the new value with the caller's permission on that key.
 KMS_PERMISSIONS: tuple[str, ...] = ("kms:GenerateDataKey", "kms:Decrypt")
 
 READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
@@ -236,9 +237,15 @@ class SecretStore:
             self._client.tag_resource(SecretId=name, Tags=_tag_list(tags))
 
     def _replicas(self, regions: Iterable[str]) -> list[ReplicaRegionTypeTypeDef]:
-        if self._kms_key_id and self._kms_key_id.startswith("alias/"):
-            return [{"Region": r, "KmsKeyId": self._kms_key_id} for r in regions]
-        return [{"Region": r} for r in regions]
+        """Each replica under the key of its own region (KMS keys are regional).
+
+        Without a key, a replica gets its region's aws/secretsmanager, as the primary does.
+        """
+        replicas: list[ReplicaRegionTypeTypeDef] = []
+        for region in regions:
+            key = key_in_region(self._kms_key_id, region)
+            replicas.append({"Region": region, "KmsKeyId": key} if key else {"Region": region})
+        return replicas
 
 
 def _tag_list(tags: Mapping[str, str]) -> list[TagTypeDef]:

@@ -30,6 +30,8 @@ from keyrotate.config.values import (
     GroupName,
     HostName,
     IamName,
+    KmsAlias,
+    KmsKeyRef,
     OrgId,
     OrgUnitId,
     Port,
@@ -43,8 +45,10 @@ from keyrotate.config.values import (
     WorkerCount,
     comma_list,
     lowercase,
+    placeholders_of,
 )
 from keyrotate.domain.errors import InputError
+from keyrotate.domain.kms_keys import check_central_key
 from keyrotate.domain.policy import RotationPolicy, UnusedKeyAction
 
 
@@ -105,6 +109,7 @@ ENV_VARIABLES: Final = MappingProxyType(
         "store_secrets_in_central_account": ("StoreSecretsInCentralAccount",),
         "central_account": ("CentralAccount",),
         "secrets_kms_key_id": ("SecretsKmsKeyId",),
+        "member_secrets_kms_key_alias": ("MemberSecretsKmsKeyAlias",),
         "secret_name_format": ("SecretNameFormat",),
         "secret_reader_principals": ("SecretReaderPrincipals",),
         "credential_replication_regions": ("CredentialReplicationRegions",),
@@ -184,7 +189,10 @@ class Settings(BaseModel):
     # secrets
     store_secrets_in_central_account: Flag = False
     central_account: AccountId | None = None
-    secrets_kms_key_id: str | None = None
+    # Central mode only: the central account's key (main.yaml passes its SecretsKey's ARN).
+    secrets_kms_key_id: KmsKeyRef | None = None
+    # Member mode only: an alias of a key in every member account; None: aws/secretsmanager.
+    member_secrets_kms_key_alias: KmsAlias | None = None
     secret_name_format: SecretNameFormat = "keyrotate/{account_id}/{user_name}"
     secret_reader_principals: Annotated[tuple[PrincipalArn, ...], _List] = ()
     credential_replication_regions: Annotated[tuple[Region, ...], _List] = ()
@@ -251,6 +259,16 @@ class Settings(BaseModel):
         return self.central_account or self.org_list_account
 
     @property
+    def secrets_kms_key(self) -> str | None:
+        """The KmsKeyId of new secrets in the home region (None: aws/secretsmanager).
+
+        Replicas use :func:`keyrotate.domain.kms_keys.key_in_region` of it.
+        """
+        if self.store_secrets_in_central_account:
+            return self.secrets_kms_key_id
+        return self.member_secrets_kms_key_alias
+
+    @property
     def effective_ses_region(self) -> str | None:
         return self.ses_region or self.region
 
@@ -307,7 +325,44 @@ class Settings(BaseModel):
                 "exclude_accounts", both[0], "an account cannot be both included and excluded"
             )
         self._check_replication_regions()
+        self._check_secrets_encryption()
         return self
+
+    def _check_secrets_encryption(self) -> None:
+        """Each mode names only keys the account storing the secret can use (issue 10)."""
+        central = self.secrets_account
+        if central is None:
+            if self.secrets_kms_key_id is not None:
+                raise InputError(
+                    "secrets_kms_key_id",
+                    self.secrets_kms_key_id,
+                    "leave it empty unless store_secrets_in_central_account is true: each "
+                    "member account encrypts its own secrets, with its aws/secretsmanager key "
+                    "or the key member_secrets_kms_key_alias names there; a key of another "
+                    "account is looked up in the member account and fails",
+                )
+            return
+        if self.member_secrets_kms_key_alias is not None:
+            raise InputError(
+                "member_secrets_kms_key_alias",
+                self.member_secrets_kms_key_alias,
+                "leave it empty when store_secrets_in_central_account is true: central "
+                "secrets are encrypted with secrets_kms_key_id",
+            )
+        if "account_id" not in placeholders_of(self.secret_name_format):
+            raise InputError(
+                "secret_name_format",
+                self.secret_name_format,
+                "include {account_id} when store_secrets_in_central_account is true: every "
+                "account's secrets share the central account, so two accounts' users of "
+                "the same name would share one secret",
+            )
+        check_central_key(
+            self.secrets_kms_key_id,
+            central_account=central,
+            home_region=self.region,
+            replica_regions=self.credential_replication_regions,
+        )
 
     def _check_replication_regions(self) -> None:
         seen: set[str] = set()

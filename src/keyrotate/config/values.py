@@ -19,6 +19,8 @@ from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from keyrotate.aws.regions import is_known_region, known_regions
+from keyrotate.domain.kms_keys import ALIAS, is_key_identifier
+from keyrotate.domain.secret_names import SECRET_NAME_CHARACTERS, SECRET_NAME_MAX, is_secret_name
 
 
 def problem(kind: str, fix: str) -> PydanticCustomError:
@@ -280,7 +282,11 @@ def _template_location(value: object) -> str:
 TemplateLocation = Annotated[str, BeforeValidator(_template_location)]
 
 SECRET_NAME_PLACEHOLDERS = ("account_id", "user_name")
-_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+
+
+def placeholders_of(name_format: str) -> set[str]:
+    """The ``{...}`` fields of a secret name format (ValueError: unbalanced braces)."""
+    return {name for _, name, _, _ in Formatter().parse(name_format) if name is not None}
 
 
 def _secret_name_format(value: object) -> str:
@@ -290,7 +296,7 @@ def _secret_name_format(value: object) -> str:
             "secret_name_format", f"use text such as 'keyrotate/{{user_name}}'; {allowed}"
         )
     try:
-        placeholders = {name for _, name, _, _ in Formatter().parse(value) if name is not None}
+        placeholders = placeholders_of(value)
     except ValueError:
         raise problem("secret_name_format", f"balance the braces; {allowed}") from None
     unknown = sorted(placeholders - set(SECRET_NAME_PLACEHOLDERS))
@@ -300,16 +306,44 @@ def _secret_name_format(value: object) -> str:
     if "user_name" not in placeholders:
         raise problem("secret_name_format", "include {user_name} so every user gets its own secret")
     sample = value.format(account_id="123456789012", user_name="user")
-    if not _SECRET_NAME.fullmatch(sample):
+    if not is_secret_name(sample):
         raise problem(
             "secret_name_format",
-            "use only letters, digits and /_+=.@- around the placeholders (a Secrets Manager "
-            "name, at most 512 characters)",
+            f"use only {SECRET_NAME_CHARACTERS} around the placeholders (a Secrets Manager "
+            f"name, at most {SECRET_NAME_MAX} characters)",
         )
     return value
 
 
 SecretNameFormat = Annotated[str, BeforeValidator(_secret_name_format)]
+
+
+# --- KMS keys ------------------------------------------------------------------------------
+
+
+def _kms_key(value: object) -> str:
+    if isinstance(value, str) and is_key_identifier(value.strip()):
+        return value.strip()
+    raise problem(
+        "kms_key",
+        "use a KMS key ARN such as 'arn:aws:kms:us-east-1:123456789012:key/mrk-...' "
+        "(a key id or 'alias/...' also works, looked up in the account that stores the secret)",
+    )
+
+
+def _kms_alias(value: object) -> str:
+    if isinstance(value, str) and ALIAS.fullmatch(value.strip()):
+        return value.strip()
+    raise problem(
+        "kms_alias",
+        "use an alias name such as 'alias/keyrotate-secrets' (letters, digits and /_- after "
+        "'alias/'): it is looked up in each member account, so a key id or ARN, which names "
+        "one account's key, cannot serve them all",
+    )
+
+
+KmsKeyRef = Annotated[str, BeforeValidator(_kms_key)]
+KmsAlias = Annotated[str, BeforeValidator(_kms_alias)]
 
 
 def lowercase(value: object) -> object:

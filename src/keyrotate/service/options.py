@@ -31,6 +31,8 @@ class RunOptions:
     read_policy_name: str | None = "keyrotate-read-own-secret"
     force_users: frozenset[tuple[str, str]] = frozenset()
     central_account: str | None = None  # None: secrets live in each member account
+    # The KmsKeyId of secrets in the home region, None for aws/secretsmanager: the member
+    # alias, or the central key (Settings.secrets_kms_key); replicas: kms_keys.key_in_region.
     kms_key_id: str | None = None
     replica_regions: tuple[str, ...] = ()
     verify_new_keys: bool = False

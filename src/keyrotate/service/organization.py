@@ -19,6 +19,7 @@ from keyrotate.aws.organizations import (
     list_accounts,
 )
 from keyrotate.aws.session import AccountSessions, base_session, role_session_name
+from keyrotate.domain.kms_keys import check_central_key
 from keyrotate.domain.models import Account
 from keyrotate.domain.results import AccountResult, RunReport
 from keyrotate.notify import Notifier, NotifyOptions
@@ -87,7 +88,19 @@ def run_accounts(
 
 
 def options_from(settings: Settings, region: str) -> RunOptions:
-    """The run's options from validated settings (the one mapping between the two)."""
+    """The run's options from validated settings (the one mapping between the two).
+
+    The home region may be known only now (the profile's): the central key is checked
+    against it again, before any change.
+    """
+    central = settings.secrets_account
+    if central is not None and settings.region is None:
+        check_central_key(
+            settings.secrets_kms_key_id,
+            central_account=central,
+            home_region=region,
+            replica_regions=settings.credential_replication_regions,
+        )
     return RunOptions(
         policy=settings.policy(),
         enforce=settings.enforce,
@@ -100,7 +113,7 @@ def options_from(settings: Settings, region: str) -> RunOptions:
         read_policy_name=settings.read_policy_name or None,
         force_users=settings.forced_user_ids(),
         central_account=settings.secrets_account,
-        kms_key_id=settings.secrets_kms_key_id,
+        kms_key_id=settings.secrets_kms_key,
         replica_regions=settings.credential_replication_regions,
         verify_new_keys=settings.verify_new_keys,
         scan_mode=settings.scan_mode.value,

@@ -46,6 +46,7 @@ from keyrotate.domain.credential_report import (
 from keyrotate.domain.engine import plan
 from keyrotate.domain.errors import AccessDenied, AwsError, InputError
 from keyrotate.domain.models import AccessKey, Exemption, KeyState, UserKeys
+from keyrotate.domain.secret_names import is_secret_name
 from keyrotate.domain.state_tags import HELD_KEY_TAG, key_state, parse_exemption
 from keyrotate.service.options import RunOptions
 
@@ -276,5 +277,8 @@ def build_user(
         exemption=exemption_of(user.name, tags, members, options),
         forced=(account_id, user.name) in options.force_users,
         owner=tags.get(options.owner_tag) or None,
+        # IAM allows ',' in a user name, Secrets Manager not in a secret name: such a user's
+        # rotation is BLOCKED before a key is created that no secret could hold.
+        storable=is_secret_name(name),
     )
     return ScannedUser(user, user_keys, tags, name, secret)
