@@ -29,7 +29,7 @@ from keyrotate.emulator.seed import (
     assume_member_role,
     seed_users,
 )
-from keyrotate.emulator.server import post, update_strictness
+from keyrotate.emulator.server import expire_credential_reports, post, update_strictness
 from keyrotate.emulator.strict import DEFAULT_KEY_PROPAGATION_SECONDS
 
 HOME = "us-east-1"
@@ -472,3 +472,111 @@ def test_any_other_signed_call_marks_the_key_used_by_its_service(server: Emulato
 
     last = client(server, "iam").get_access_key_last_used(AccessKeyId=creds.key_id)
     assert last["AccessKeyLastUsed"]["ServiceName"] == "secretsmanager"
+
+
+# the credential report is cached for four hours --------------------------------------------
+def report_of(iam: Any) -> tuple[datetime, set[str]]:
+    """(GeneratedTime, users) of the account's current report."""
+    answer = iam.get_credential_report()
+    content = answer["Content"].decode("utf-8")
+    return answer["GeneratedTime"], {r["user"] for r in csv.DictReader(io.StringIO(content))}
+
+
+def test_the_report_is_dated_when_it_was_really_generated(server: EmulatorServer) -> None:
+    iam = client(server, "iam")
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    assert iam.generate_credential_report()["State"] == "STARTED"
+    generated, _ = report_of(iam)
+
+    assert before <= generated <= datetime.now(UTC)  # moto alone says 2015-02-02
+
+
+def test_a_report_under_four_hours_old_is_reused_not_regenerated(server: EmulatorServer) -> None:
+    iam = client(server, "iam")
+    iam.create_user(UserName="before")
+    iam.generate_credential_report()
+    first, users = report_of(iam)
+
+    iam.create_user(UserName="after")
+    assert iam.generate_credential_report()["State"] == "COMPLETE"
+
+    again, users_again = report_of(iam)
+    assert again == first
+    assert users_again == users == {"before"}  # moto has no <root_account> row
+
+
+def test_an_expired_report_is_refused_until_a_new_one_is_generated(
+    server: EmulatorServer,
+) -> None:
+    iam = client(server, "iam")
+    iam.generate_credential_report()
+    iam.create_user(UserName="after")
+
+    assert expire_credential_reports(server.url) == 1
+    with pytest.raises(ClientError) as excinfo:
+        iam.get_credential_report()
+    assert error_code(excinfo) == "ReportExpired"
+
+    assert iam.generate_credential_report()["State"] == "STARTED"
+    _, users = report_of(iam)
+    assert "after" in users
+
+
+def test_aging_the_report_moves_its_generated_time_and_expires_it_past_four_hours(
+    server: EmulatorServer,
+) -> None:
+    iam = client(server, "iam")
+    iam.generate_credential_report()
+    generated, _ = report_of(iam)
+
+    assert post(f"{server.url}/_keyrotate/credential-report/age", {"seconds": 3 * 3600}) == {
+        "aged": 1
+    }
+    aged, _ = report_of(iam)
+    assert aged == generated - timedelta(hours=3)
+    assert iam.generate_credential_report()["State"] == "COMPLETE"  # still under four hours
+
+    post(f"{server.url}/_keyrotate/credential-report/age", {"seconds": 3600})
+    with pytest.raises(ClientError) as excinfo:
+        iam.get_credential_report()
+    assert error_code(excinfo) == "ReportExpired"
+
+
+def test_each_account_has_its_own_report(server: EmulatorServer, org: Org) -> None:
+    management = client(server, "iam")
+    member = client(server, "iam", **org.member_creds)
+    management.generate_credential_report()
+
+    with pytest.raises(ClientError) as excinfo:
+        member.get_credential_report()
+    assert error_code(excinfo) == "ReportNotPresent"
+
+    assert member.generate_credential_report()["State"] == "STARTED"
+    assert server.expire_credential_reports(org.member) == 1
+    assert management.generate_credential_report()["State"] == "COMPLETE"
+    assert member.generate_credential_report()["State"] == "STARTED"
+
+
+def test_a_reset_forgets_every_report(server: EmulatorServer) -> None:
+    iam = client(server, "iam")
+    iam.generate_credential_report()
+
+    server.reset()
+
+    with pytest.raises(ClientError) as excinfo:
+        iam.get_credential_report()
+    assert error_code(excinfo) == "ReportNotPresent"
+    assert iam.generate_credential_report()["State"] == "STARTED"
+
+
+def test_without_the_cache_moto_regenerates_on_every_call(server: EmulatorServer) -> None:
+    update_strictness(server.url, credential_report_cache=False)
+    iam = client(server, "iam")
+    iam.generate_credential_report()
+    iam.create_user(UserName="after")
+
+    generated, users = report_of(iam)
+
+    assert "after" in users
+    assert generated.year == 2015  # the gap the cache closes
