@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from keyrotate.aws.iam import Iam, NewKey
 from keyrotate.aws.secrets import SecretStore
@@ -27,6 +28,7 @@ from keyrotate.domain import state_tags as tags
 from keyrotate.domain.errors import AwsError, KeySlotsFull
 from keyrotate.domain.models import Action, ActionKind, KeyStatus, Plan, Reason
 from keyrotate.domain.results import ActionResult, Outcome, SecretLocation
+from keyrotate.domain.secret import SecretText
 from keyrotate.service.options import Clock, RunOptions
 from keyrotate.service.scan import ScannedUser
 
@@ -41,6 +43,20 @@ def audit(plan: Plan) -> tuple[ActionResult, ...]:
     )
 
 
+class KeyVerifier(Protocol):
+    """Proves a new key authenticates: ``None`` when it does, else why not (no secret in it)."""
+
+    def __call__(
+        self,
+        key_id: str,
+        secret: SecretText,
+        *,
+        region: str,
+        expected_arn: str | None = None,
+        first_wait: float = 1.0,
+    ) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AccountTools:
     """The clients of one account's run, made once per account and shared by its users."""
@@ -51,6 +67,7 @@ class AccountTools:
     secrets: SecretStore
     options: RunOptions
     clock: Clock
+    verifier: KeyVerifier = verify_key  # STS GetCallerIdentity with the new key
 
     def read_policy_arn(self) -> str | None:
         name = self.options.read_policy_name
@@ -210,7 +227,7 @@ def _verify(
     """Prove the stored key authenticates (``None``: not checked); a failure is reported."""
     if not tools.options.verify_new_keys:
         return None, None
-    problem = verify_key(
+    problem = tools.verifier(
         new_key.key_id,
         new_key.secret,
         region=tools.options.region,
