@@ -29,8 +29,11 @@ FUNCTION_RUNTIME = frozenset(
 ASSUME_ROLE = _declared(session.PERMISSIONS, "sts:AssumeRole")
 MAIL = frozenset(ses.PERMISSIONS) | frozenset(ssm.PERMISSIONS)  # SES, or SMTP via SSM
 
-# member-role.yaml: the role assumed in every account (scan, rotate, store in member mode)
-MEMBER_ROLE = frozenset(iam.PERMISSIONS) | frozenset(secrets.PERMISSIONS)
+# member-role.yaml: the role assumed in every account (scan, rotate, store in member mode);
+# the KMS actions only with MemberSecretsKmsKeyAlias (aws/secretsmanager needs no grant).
+MEMBER_ROLE = (
+    frozenset(iam.PERMISSIONS) | frozenset(secrets.PERMISSIONS) | frozenset(secrets.KMS_PERMISSIONS)
+)
 
 # org-list-role.yaml: the role that lists the organization's accounts
 ORG_LIST_ROLE = frozenset(organizations.PERMISSIONS)

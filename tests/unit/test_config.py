@@ -252,17 +252,27 @@ MEMBER_MODE_SAMPLES: dict[str, tuple[str, object]] = {
     "member_secrets_kms_key_alias": ("alias/team-secrets", "alias/team-secrets"),
 }
 CENTRAL_ONLY_FIELDS = ("secrets_kms_key_id",)
+# The windows are the other way to give the last two thresholds (the deployment's way).
+WINDOW_SAMPLES: dict[str, tuple[str, object]] = {
+    "install_window_days": ("15", 15),
+    "recovery_window_days": ("5", 5),
+}
+THRESHOLD_FIELDS = ("deactivate_after_days", "delete_after_days")
 SAMPLE_SETS = {
     "central": ENV_SAMPLES,
     "member": {
         **{f: v for f, v in ENV_SAMPLES.items() if f not in CENTRAL_ONLY_FIELDS},
         **MEMBER_MODE_SAMPLES,
     },
+    "windows": {
+        **{f: v for f, v in ENV_SAMPLES.items() if f not in THRESHOLD_FIELDS},
+        **WINDOW_SAMPLES,
+    },
 }
 
 
 def test_every_field_has_a_sample() -> None:
-    sampled = set(ENV_SAMPLES) | set(MEMBER_MODE_SAMPLES)
+    sampled = set(ENV_SAMPLES) | set(MEMBER_MODE_SAMPLES) | set(WINDOW_SAMPLES)
     assert sampled == set(Settings.model_fields), "add a sample for the new field"
 
 
@@ -382,6 +392,16 @@ def test_central_mode_falls_back_to_the_org_list_account() -> None:
     env["CentralAccount"] = "444455556666"
     assert load_settings(None, env, {}).secrets_account == "444455556666"
     assert load_settings(None, {"CentralAccount": "444455556666"}, {}).secrets_account is None
+
+
+def test_windows_set_the_deactivation_and_deletion_thresholds() -> None:
+    env = {"RotationPeriod": "30", "InstallWindow": "5", "RecoveryWindow": "2"}
+    settings = load_settings(None, env, {})
+    assert (settings.deactivate_after_days, settings.delete_after_days) == (35, 37)
+    policy = settings.policy()
+    assert (policy.install_window, policy.recovery_window) == (timedelta(days=5), timedelta(2))
+    only_recovery = load_settings(None, {"InactivePeriod": "120", "RecoveryWindow": "3"}, {})
+    assert (only_recovery.deactivate_after_days, only_recovery.delete_after_days) == (120, 123)
 
 
 def test_ses_region_defaults_to_the_home_region() -> None:

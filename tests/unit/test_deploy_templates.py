@@ -20,7 +20,13 @@ import pytest
 from cfnlint.decode import cfn_yaml
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-TEMPLATES = ("main.yaml", "member-role.yaml", "org-list-role.yaml", "vpc-endpoints.yaml")
+TEMPLATES = (
+    "main.yaml",
+    "member-role.yaml",
+    "org-list-role.yaml",
+    "vpc-endpoints.yaml",
+    "secrets-key-replica.yaml",
+)
 
 PATTERN_PARAMETERS = {
     "S3BucketName", "S3BucketPrefix", "IAMRoleName", "ExecutionRoleName",
@@ -31,11 +37,12 @@ PATTERN_PARAMETERS = {
 }  # fmt: skip
 
 FUNCTION_ENVIRONMENT = {
-    "DryRunFlag", "RotationPeriod", "InactivePeriod", "DeletePeriod", "WarnPeriod",
+    "DryRunFlag", "RotationPeriod", "InstallWindow", "RecoveryWindow", "WarnPeriod", "InUseDays",
     "IAMExemptionGroup", "IAMRoleName", "OrgListAccount", "OrgListRole", "AWSOrgID",
     "StoreSecretsInCentralAccount", "CredentialReplicationRegions", "AdminEmailAddress",
     "ResourceOwnerTag", "EmailTemplateAudit", "EmailTemplateEnforce", "SMTPUserParamName",
     "SMTPPasswordParamName", "RunLambdaInVPC", "CentralAccount", "SecretsKmsKeyId",
+    "MemberSecretsKmsKeyAlias",
     "EmailTransport", "EmailSender", "ReportBucket", "ReportPrefix", "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE", "ReadSecretPolicyName", "SMTPHost",
 }  # fmt: skip
@@ -214,6 +221,56 @@ def test_central_secrets_key_rotates_and_report_bucket_is_locked_down() -> None:
     for group in resources_of({"Resources": resources}, "AWS::Logs::LogGroup").values():
         assert "KmsKeyId" in group["Properties"]
         assert "RetentionInDays" in group["Properties"]
+
+
+def test_the_functions_name_the_central_key_in_central_mode_only() -> None:
+    template = load("main.yaml")
+    for function in resources_of(template, "AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["SecretsKmsKeyId"] == {
+            "Fn::If": ["StoreCentral", {"Fn::GetAtt": ["SecretsKey", "Arn"]}, ""]
+        }
+        assert variables["MemberSecretsKmsKeyAlias"] == {"Ref": "MemberSecretsKmsKeyAlias"}
+    assert template["Resources"]["SecretsKey"]["Properties"]["MultiRegion"] is True
+    assert template["Outputs"]["SecretsKmsKeyArn"]["Value"] == {"Fn::GetAtt": ["SecretsKey", "Arn"]}
+
+
+@pytest.mark.parametrize("name", ["main.yaml", "member-role.yaml"])
+def test_a_member_key_alias_is_refused_with_central_secrets(name: str) -> None:
+    rule = load(name)["Rules"]["MemberKeyAliasOnlyInMemberMode"]
+    assert rule["RuleCondition"] == {
+        "Fn::Equals": [{"Ref": "StoreSecretsInCentralAccount"}, "True"]
+    }
+    (assertion,) = rule["Assertions"]
+    assert assertion["Assert"] == {"Fn::Equals": [{"Ref": "MemberSecretsKmsKeyAlias"}, ""]}
+
+
+def test_the_replica_key_has_the_primary_keys_policy() -> None:
+    primary = load("main.yaml")["Resources"]["SecretsKey"]["Properties"]["KeyPolicy"]
+    replica = load("secrets-key-replica.yaml")["Resources"]["SecretsKeyReplica"]
+    assert replica["Type"] == "AWS::KMS::ReplicaKey"
+    assert replica["Properties"]["PrimaryKeyArn"] == {"Ref": "PrimaryKeyArn"}
+    assert replica["Properties"]["KeyPolicy"] == primary
+
+
+def test_the_member_role_may_use_only_the_aliased_member_key_through_secrets_manager() -> None:
+    template = load("member-role.yaml")
+    role = template["Resources"]["MemberRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    (conditional,) = [
+        s["Fn::If"] for s in role["Statement"] if "Fn::If" in s
+    ]  # the only optional grant
+    condition, statement, otherwise = conditional
+    assert (condition, otherwise) == ("HasMemberSecretsKey", {"Ref": "AWS::NoValue"})
+    assert statement["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
+    assert statement["Condition"]["ForAnyValue:StringEquals"] == {
+        "kms:ResourceAliases": {"Ref": "MemberSecretsKmsKeyAlias"}
+    }
+    assert statement["Condition"]["StringLike"] == {
+        "kms:ViaService": "secretsmanager.*.amazonaws.com"
+    }
+    assert template["Conditions"]["HasMemberSecretsKey"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "MemberSecretsKmsKeyAlias"}, ""]}]
+    }
 
 
 def test_schedule_defaults_to_daily_and_can_be_created_disabled() -> None:

@@ -83,6 +83,8 @@ ENV_VARIABLES: Final = MappingProxyType(
         "rotate_after_days": ("RotationPeriod",),
         "deactivate_after_days": ("InactivePeriod",),
         "delete_after_days": ("DeletePeriod",),
+        "install_window_days": ("InstallWindow",),
+        "recovery_window_days": ("RecoveryWindow",),
         "warn_before_days": ("WarnPeriod",),
         "unused_key_action": ("UnusedKeyAction",),
         "hold_if_previous_in_use": ("HoldIfPreviousInUse",),
@@ -160,6 +162,12 @@ class Settings(BaseModel):
     rotate_after_days: Days = 90
     deactivate_after_days: Days = 100
     delete_after_days: Days = 110
+    # The SPEC's derived windows, as an alternative way to give the two thresholds above:
+    # deactivate_after = rotate_after + install window, delete_after = deactivate_after +
+    # recovery window. The deployment uses them because CloudFormation can bound a parameter
+    # but cannot compare two: positive windows can never put the thresholds out of order.
+    install_window_days: Days | None = None
+    recovery_window_days: Days | None = None
     warn_before_days: Days = 7
     unused_key_action: Annotated[UnusedKeyAction, _Lower] = UnusedKeyAction.DEACTIVATE
     hold_if_previous_in_use: Flag = True
@@ -292,6 +300,7 @@ class Settings(BaseModel):
     def _check_combination(self) -> Settings:
         # Raised as InputError (not ValueError) on purpose: pydantic lets it through untouched
         # and the loader adds where the value came from.
+        self._apply_windows()
         self.policy()
         if self.email_transport is EmailTransport.SMTP and not self.smtp_host:
             raise InputError(
@@ -327,6 +336,28 @@ class Settings(BaseModel):
         self._check_replication_regions()
         self._check_secrets_encryption()
         return self
+
+    def _apply_windows(self) -> None:
+        """Turn the windows, when given, into the thresholds every reader uses."""
+        pairs = (
+            ("install_window_days", "deactivate_after_days", "rotate_after_days"),
+            ("recovery_window_days", "delete_after_days", "deactivate_after_days"),
+        )
+        for window_field, threshold_field, base_field in pairs:
+            window = getattr(self, window_field)
+            if window is None:
+                continue
+            if window <= 0:
+                raise InputError(window_field, window, "use a whole number of days greater than 0")
+            if threshold_field in self.model_fields_set:
+                raise InputError(
+                    window_field,
+                    window,
+                    f"set {window_field} or {threshold_field}, not both: the window is "
+                    f"{threshold_field} - {base_field}",
+                )
+            # The model is frozen to its readers; the derived threshold is set once, here.
+            object.__setattr__(self, threshold_field, getattr(self, base_field) + window)
 
     def _check_secrets_encryption(self) -> None:
         """Each mode names only keys the account storing the secret can use (issue 10)."""
