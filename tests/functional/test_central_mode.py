@@ -27,6 +27,7 @@ from keyrotate.emulator.seed import (
     OrganizationBuilder,
     UserSpec,
     create_member_roles,
+    create_multi_region_key,
     seed_users,
 )
 
@@ -57,23 +58,19 @@ def central_env(kms_key_arn: str, regions: tuple[str, ...]) -> dict[str, str | N
     }
 
 
-def create_kms_key(endpoint: str) -> str:
+def create_kms_key() -> str:
     """A multi-Region key of the central account, replicated to every replica region.
 
     main.yaml's SecretsKey and deploy/secrets-key-replica.yaml do the same on AWS: a replica
     of a central secret is encrypted with the key's replica in its own region.
     """
-    kms = client(endpoint, CENTRAL, "kms")
-    key = kms.create_key(Description="keyrotate secrets", MultiRegion=True)["KeyMetadata"]
-    for region in REPLICAS:
-        kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion=region)
-    return str(key["Arn"])
+    return create_multi_region_key(CENTRAL, "us-east-1", REPLICAS, description="secrets")
 
 
 @pytest.fixture(scope="module")
 def central(_moto_server: str) -> Iterator[CentralRun]:
     with seeded_demo_org(_moto_server, datetime.now(UTC)) as manifest:
-        key_arn = create_kms_key(_moto_server)
+        key_arn = create_kms_key()
         run = run_cli("--enforce", env=central_env(key_arn, REPLICAS))
         sm = client(_moto_server, CENTRAL, "secretsmanager")
         names = [
@@ -202,7 +199,7 @@ def test_an_existing_secret_gains_a_newly_added_replica_region_on_its_next_rotat
         now,
         role_name=ROLE_NAME,
     )["svc-app"]
-    key_arn = create_kms_key(moto_endpoint)
+    key_arn = create_kms_key()
     name = f"keyrotate/{member.account_id}/svc-app"
     sm = client(moto_endpoint, CENTRAL, "secretsmanager")
 

@@ -29,10 +29,8 @@ from dataclasses import dataclass
 
 from keyrotate.domain.errors import InputError
 
-# A key id is a UUID, or "mrk-" and 32 hex digits for a multi-Region key. moto writes the
-# latter as "mrk-" and a UUID; both forms are accepted so the emulator's keys are usable.
-_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_KEY_ID = rf"(?:{_UUID}|mrk-(?:[0-9a-f]{{32}}|{_UUID}))"
+# A key id is a UUID, or "mrk-" and 32 hex digits for a multi-Region key.
+_KEY_ID = r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
 # An alias name: "alias/" then 1 to 250 of letters, digits and /_- (KMS's own limit is 256).
 _ALIAS = r"alias/[A-Za-z0-9/_-]{1,250}"
 KEY_ID = re.compile(_KEY_ID)

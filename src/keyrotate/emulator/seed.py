@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -357,3 +358,41 @@ def create_member_roles(endpoint: str, account_ids: Iterable[str], role_name: st
             AssumeRolePolicyDocument=trust,
             Description="keyrotate member role (emulator)",
         )
+
+
+# KMS ---------------------------------------------------------------------------------------
+def create_multi_region_key(
+    account_id: str,
+    region: str,
+    replica_regions: Sequence[str] = (),
+    *,
+    description: str = "",
+) -> str:
+    """A multi-Region KMS key as AWS makes it, with its replicas; returns the primary's ARN.
+
+    AWS writes a multi-Region key id as ``mrk-`` and 32 hex digits; moto as ``mrk-`` and a
+    UUID, which keyrotate's settings and the emulator's KMS check (rightly) do not accept. The
+    key is made by moto and given an AWS-shaped id before anything refers to it; each replica
+    (moto's ReplicateKey: the same id, the ARN with the replica's region) is made after.
+    Runs in the process that serves the emulator, like :func:`age_key`.
+    """
+    from moto.kms.models import kms_backends
+
+    backend = kms_backends[account_id][region]
+    key = backend.create_key(
+        policy=None,
+        key_usage="ENCRYPT_DECRYPT",
+        key_spec="SYMMETRIC_DEFAULT",
+        description=description,
+        tags=None,
+        multi_region=True,
+    )
+    aws_id = f"mrk-{uuid.uuid4().hex}"
+    del backend.keys[key.id]
+    key.arn = key.arn.replace(key.id, aws_id)
+    key.multi_region_configuration["PrimaryKey"]["Arn"] = key.arn
+    key.id = aws_id
+    backend.keys[aws_id] = key
+    for replica_region in replica_regions:
+        backend.replicate_key(aws_id, replica_region)
+    return str(key.arn)
