@@ -17,6 +17,8 @@ from enum import StrEnum
 
 from keyrotate.domain.errors import PolicyError
 
+MAX_DAYS = 36_500
+
 
 class UnusedKeyAction(StrEnum):
     """What to do with a current key past rotation age that was never used."""
@@ -59,6 +61,8 @@ class RotationPolicy:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise PolicyError(name, value, "use a whole number of days greater than 0")
+            if value > MAX_DAYS:  # dates this far out overflow Python's datetime (year 9999)
+                raise PolicyError(name, value, f"use at most {MAX_DAYS} days (100 years)")
         if not self.rotate_after_days < self.deactivate_after_days:
             raise PolicyError(
                 "deactivate_after_days",
