@@ -14,6 +14,14 @@ from enum import StrEnum
 from keyrotate.domain.models import AccessKey, Account, Action, ActionKind, Plan, UserKeys
 
 
+class RunStatus(StrEnum):
+    """How an account's part of a run ended (not its Organizations status)."""
+
+    OK = "ok"
+    FAILED = "failed"  # it was run, and could not be worked on (role not assumable, ...)
+    SKIPPED = "skipped"  # it was not run (suspended, excluded)
+
+
 class Outcome(StrEnum):
     PLANNED = "planned"  # audit mode: would have been done
     DONE = "done"
@@ -80,8 +88,25 @@ class AccountResult:
     notes: tuple[str, ...] = ()
 
     @property
+    def status(self) -> RunStatus:
+        """The one verdict every reader shows (report, console, mails, Lambda steps).
+
+        A failure wins over a skip. The two never meet in practice (a skipped account is
+        not run, so nothing of it can fail), but were a record to carry both, the failure
+        must not be hidden: it sets the exit code and the admin digest lists it.
+        """
+        if self.error is not None:
+            return RunStatus.FAILED
+        return RunStatus.OK if self.skipped is None else RunStatus.SKIPPED
+
+    @property
+    def reason(self) -> str | None:
+        """Why the account failed or was skipped, as :attr:`status` says; None when ok."""
+        return self.error if self.error is not None else self.skipped
+
+    @property
     def failed(self) -> bool:
-        return self.error is not None
+        return self.status is RunStatus.FAILED
 
 
 @dataclass(frozen=True, slots=True)
