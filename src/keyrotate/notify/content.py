@@ -8,8 +8,7 @@ an owner's mail lists ``accounts`` → ``users`` → ``items``; the admin digest
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,8 +20,15 @@ from keyrotate.domain.results import (
     NotificationResult,
     Outcome,
     RunReport,
+    RunStatus,
     SecretLocation,
     UserResult,
+)
+from keyrotate.domain.summary import (
+    RunSummary,
+    past_rotation_cutoff,
+    summarize_account,
+    total,
 )
 
 ACCOUNT_OWNER = "account-owner"
@@ -217,81 +223,98 @@ class Attention:
 
 @dataclass(frozen=True, slots=True)
 class AccountSummary:
+    """One account's line in the digest: its verdict, and its counts."""
+
     account_id: str
     account_name: str
-    status: str  # "ok", "failed", "skipped"
+    status: RunStatus  # a StrEnum: templates print "ok", "failed" or "skipped"
     reason: str | None
-    users: int
-    keys: int
-    keys_past_rotation: int
+    summary: RunSummary
+
+    @property
+    def users(self) -> int:
+        return self.summary.users
+
+    @property
+    def keys(self) -> int:
+        return self.summary.keys
+
+    @property
+    def keys_past_rotation(self) -> int:
+        return self.summary.keys_past_rotation
 
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    counts: tuple[Count, ...]
+    """The admin's view of a run. ``summary`` is its accounts' counts (the notifications
+    that failed are listed in ``failed_notifications``)."""
+
+    summary: RunSummary
     attention: tuple[Attention, ...]
     accounts: tuple[AccountSummary, ...]
     failed_accounts: tuple[AccountSummary, ...]
     skipped_accounts: tuple[AccountSummary, ...]
     failed_notifications: tuple[NotificationResult, ...]
-    keys_past_rotation: int
-    overdue_holds: int
+
+    @property
+    def counts(self) -> tuple[Count, ...]:
+        return tuple(Count(k.value, o.value, n) for k, o, n in self.summary.actions.entries)
+
+    @property
+    def keys_past_rotation(self) -> int:
+        return self.summary.keys_past_rotation
+
+    @property
+    def overdue_holds(self) -> int:
+        return self.summary.overdue_holds
 
 
 _ATTENTION = frozenset({ActionKind.HOLD, ActionKind.BLOCKED})
 
 
-def _summary(account: AccountResult, policy: RotationPolicy, at: datetime) -> AccountSummary:
-    keys = [k for u in account.users for k in u.keys]
-    status = "failed" if account.failed else "skipped" if account.skipped else "ok"
-    return AccountSummary(
-        account_id=account.account.account_id,
-        account_name=account.account.name,
-        status=status,
-        reason=account.error or account.skipped,
-        users=len(account.users),
-        keys=len(keys),
-        keys_past_rotation=sum(1 for k in keys if at - k.created >= policy.rotate_after),
-    )
+def _attention(account: AccountResult) -> Iterator[Attention]:
+    for user in account.users:
+        for result in user.results:
+            if result.outcome is not Outcome.NONE and (
+                result.action.kind in _ATTENTION or result.outcome is Outcome.FAILED
+            ):
+                identity = account.account
+                yield Attention(identity.account_id, identity.name, user.user_name, _item(result))
 
 
 def digest(
     report: RunReport,
     policy: RotationPolicy,
     failed_notifications: Iterable[NotificationResult] = (),
+    summaries: Mapping[str, RunSummary] | None = None,
 ) -> Digest:
-    """The admin's view of a whole run. Keys past rotation are counted at ``report.started``."""
-    counts: Counter[tuple[str, str]] = Counter()
+    """The admin's view of a whole run.
+
+    ``summaries``: accounts' summaries by account id where the caller has them already (the
+    Lambda digest, from its rotate_account steps, which also knows the counts of an account
+    whose detail it could not read). Any other account is counted here, its keys past
+    rotation at ``report.started``.
+    """
+    cutoff = past_rotation_cutoff(policy, report.started)
+    known = summaries or {}
     attention: list[Attention] = []
+    accounts: list[AccountSummary] = []
     for account in report.accounts:
-        for user in account.users:
-            for result in user.results:
-                if result.outcome is Outcome.NONE:
-                    continue
-                counts[(result.action.kind.value, result.outcome.value)] += 1
-                if result.action.kind in _ATTENTION or result.outcome is Outcome.FAILED:
-                    attention.append(
-                        Attention(
-                            account.account.account_id,
-                            account.account.name,
-                            user.user_name,
-                            _item(result),
-                        )
-                    )
-    order = {kind.value: i for i, kind in enumerate(ActionKind)}
-    summaries = tuple(_summary(a, policy, report.started) for a in report.accounts)
-    return Digest(
-        counts=tuple(
-            Count(kind, outcome, n)
-            for (kind, outcome), n in sorted(
-                counts.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])
+        identity = account.account
+        summary = known.get(identity.account_id)
+        if summary is None:
+            summary = summarize_account(account, cutoff)
+        accounts.append(
+            AccountSummary(
+                identity.account_id, identity.name, account.status, account.reason, summary
             )
-        ),
+        )
+        attention.extend(_attention(account))
+    return Digest(
+        summary=total(a.summary for a in accounts),
         attention=tuple(attention),
-        accounts=summaries,
-        failed_accounts=tuple(s for s in summaries if s.status == "failed"),
-        skipped_accounts=tuple(s for s in summaries if s.status == "skipped"),
+        accounts=tuple(accounts),
+        failed_accounts=tuple(a for a in accounts if a.status is RunStatus.FAILED),
+        skipped_accounts=tuple(a for a in accounts if a.status is RunStatus.SKIPPED),
         failed_notifications=tuple(n for n in failed_notifications if not n.sent),
-        keys_past_rotation=sum(s.keys_past_rotation for s in summaries),
-        overdue_holds=sum(1 for a in attention if a.item.kind == "HOLD" and a.item.overdue),
     )

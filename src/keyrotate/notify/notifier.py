@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from keyrotate.domain.models import ActionKind
 from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.results import AccountResult, NotificationResult, Outcome, RunReport
+from keyrotate.domain.summary import RunSummary
 from keyrotate.notify.content import ADMIN, Audience, digest, owner_audiences
 from keyrotate.notify.message import Message, compose
 from keyrotate.notify.options import NotifyOptions
@@ -106,15 +107,19 @@ class Notifier:
         report: RunReport,
         policy: RotationPolicy,
         failed_notifications: Iterable[NotificationResult] = (),
+        summaries: Mapping[str, RunSummary] | None = None,
     ) -> Message | None:
-        """The admin digest, or ``None`` when no admin address is set."""
+        """The admin digest, or ``None`` when no admin address is set.
+
+        ``summaries``: accounts' counts already made, by account id (see :func:`digest`).
+        """
         if not self.options.admin_email_address:
             return None
         context = {
             "mode": report.mode,
             "role": ADMIN,
             "recipient": self.options.admin_email_address,
-            "digest": digest(report, policy, failed_notifications),
+            "digest": digest(report, policy, failed_notifications, summaries),
             "rotate_after_days": policy.rotate_after_days,
             "started": report.started,
             "finished": report.finished,
@@ -148,11 +153,12 @@ class Notifier:
         report: RunReport,
         policy: RotationPolicy,
         failed_notifications: Iterable[NotificationResult] = (),
+        summaries: Mapping[str, RunSummary] | None = None,
     ) -> tuple[NotificationResult, ...]:
         """Send the admin digest only (the digest Lambda)."""
         if not self.enabled:
             return ()
-        message = self.digest_message(report, policy, failed_notifications)
+        message = self.digest_message(report, policy, failed_notifications, summaries)
         return self._send([message]) if message else ()
 
     def notify_run(
