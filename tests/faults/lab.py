@@ -48,6 +48,7 @@ from keyrotate.emulator.seed import (
     seed_users,
 )
 from keyrotate.emulator.server import post, quiet_werkzeug
+from keyrotate.emulator.strict import StrictMiddleware
 from keyrotate.notify import Notifier
 from keyrotate.service.options import Clock, RunOptions, utc_now
 from keyrotate.service.organization import (
@@ -56,6 +57,7 @@ from keyrotate.service.organization import (
     options_from,
     run_organization,
 )
+from tests.strict_emulator import TEST_STRICTNESS
 
 REGION = "us-east-1"
 REPLICA = "us-west-2"
@@ -164,7 +166,11 @@ class Gate:
 
 
 class FaultLab:
-    """moto over HTTP behind the emulator's fault injector and a :class:`Gate`."""
+    """moto over HTTP behind the emulator's strictness, fault injector and a :class:`Gate`.
+
+    Strict as the other functional tests are (tests/strict_emulator.py): a test changes
+    ``lab.strict.strictness`` for itself; :meth:`reset` puts the default back.
+    """
 
     def __init__(self) -> None:
         from moto.moto_server.werkzeug_app import (
@@ -175,7 +181,10 @@ class FaultLab:
         from werkzeug.serving import make_server
 
         quiet_werkzeug()
-        self.injector = FaultInjector(DomainDispatcherApplication(create_backend_app))
+        self.strict = StrictMiddleware(
+            DomainDispatcherApplication(create_backend_app), TEST_STRICTNESS
+        )
+        self.injector = FaultInjector(self.strict)
         self.gate = Gate(self.injector)
         self._server = make_server(
             "127.0.0.1", 0, self.gate, threaded=True, request_handler=MotoRequestHandler
@@ -193,8 +202,13 @@ class FaultLab:
     def reset(self) -> None:
         self.gate.forget()
         self.injector.clear()
-        post(f"{self.url}/moto-api/reset")
+        post(f"{self.url}/moto-api/reset")  # the strictness middleware forgets with moto
+        self.strict.strictness = TEST_STRICTNESS
         forget_clients()
+
+    def expire_credential_reports(self) -> int:
+        """Make every cached credential report four hours old (see docs/emulator.md)."""
+        return self.strict.reports.expire()
 
     def inject(self, fault: Fault) -> None:
         self.injector.inject(fault)

@@ -22,6 +22,7 @@ from keyrotate.emulator.demo_org import DemoManifest
 from keyrotate.emulator.faults import Fault
 from keyrotate.emulator.seed import MANAGEMENT_ACCOUNT_ID, create_member_roles
 from keyrotate.emulator.server import EmulatorServer
+from tests.strict_emulator import TEST_STRICTNESS
 
 from .org_support import (
     REPORT_FIELDS,
@@ -49,7 +50,7 @@ def org(_moto_server: str) -> Iterator[DemoManifest]:
 @pytest.fixture(scope="module")
 def _emulator(org: DemoManifest) -> Iterator[EmulatorServer]:
     # Shares moto's process-global state with the session server: sees the same organization.
-    with EmulatorServer(iam_page_size=100) as server:
+    with EmulatorServer(iam_page_size=100, strictness=TEST_STRICTNESS) as server:
         yield server
 
 

@@ -201,6 +201,31 @@ def test_a_replicas_key_is_resolved_in_the_replica_region(server: EmulatorServer
     assert secret_names(server, REPLICA) == ["replicated"]
 
 
+def test_a_multi_region_key_serves_each_region_under_that_regions_arn(
+    server: EmulatorServer, org: Org
+) -> None:
+    kms = client(server, "kms")
+    primary = kms.create_key(Description="secrets", MultiRegion=True)["KeyMetadata"]
+    replica = kms.replicate_key(KeyId=primary["KeyId"], ReplicaRegion=REPLICA)["ReplicaKeyMetadata"]
+    assert primary["KeyId"].startswith("mrk-")
+
+    # The primary's ARN names HOME: not usable for the replica in REPLICA.
+    with pytest.raises(ClientError) as excinfo:
+        secrets(server).create_secret(
+            Name="multi",
+            KmsKeyId=primary["Arn"],
+            AddReplicaRegions=[{"Region": REPLICA, "KmsKeyId": primary["Arn"]}],
+        )
+    assert error_code(excinfo) == "AccessDeniedException"
+
+    secrets(server).create_secret(
+        Name="multi",
+        KmsKeyId=primary["Arn"],
+        AddReplicaRegions=[{"Region": REPLICA, "KmsKeyId": replica["Arn"]}],
+    )
+    assert secret_names(server, REPLICA) == ["multi"]
+
+
 def test_replicate_secret_to_regions_checks_each_replicas_key(
     server: EmulatorServer, org: Org
 ) -> None:

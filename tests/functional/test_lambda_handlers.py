@@ -39,6 +39,7 @@ from keyrotate.lambda_handlers import (
     logger as handler_logger,
 )
 from keyrotate.service.lambda_events import EventError
+from tests.strict_emulator import TEST_STRICTNESS
 
 # A rejected digest event flushes no metrics; Powertools warns about that, rightly.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -67,7 +68,7 @@ CONTEXT: Any = Context()
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer() as emulator:
+    with EmulatorServer(strictness=TEST_STRICTNESS) as emulator:
         yield emulator
 
 

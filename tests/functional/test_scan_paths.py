@@ -24,6 +24,7 @@ from keyrotate.emulator import EmulatorServer, Fault
 from keyrotate.emulator.seed import KeySpec, UserSpec, age_key, seed_users
 from keyrotate.service.account import run_account
 from keyrotate.service.options import RunOptions
+from tests.strict_emulator import TEST_STRICTNESS
 
 ACCOUNT = "123456789012"
 GROUP = "IAMKeyRotationExemptionGroup"
@@ -31,7 +32,7 @@ GROUP = "IAMKeyRotationExemptionGroup"
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorServer]:
-    with EmulatorServer(iam_page_size=100) as server:
+    with EmulatorServer(iam_page_size=100, strictness=TEST_STRICTNESS) as server:
         yield server
 
 

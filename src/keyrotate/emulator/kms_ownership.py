@@ -31,10 +31,10 @@ from typing import Any
 
 from keyrotate.emulator._wsgi import Refusal
 
-# A KMS key id: a UUID, or "mrk-" and 32 hex digits for a multi-Region key.
-_KEY_ID = re.compile(
-    r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
-)
+# A KMS key id: a UUID, or "mrk-" and 32 hex digits for a multi-Region key (moto writes a
+# multi-Region key's as "mrk-" and a UUID: accepted too, it is moto's own key).
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_KEY_ID = re.compile(rf"^(?:{_UUID}|mrk-[0-9a-f]{{32}}|mrk-{_UUID})$")
 _ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]{1,250}$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):((?:key|alias)/.+)$")
 _AWS_MANAGED = "alias/aws/"
