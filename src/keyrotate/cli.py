@@ -44,6 +44,7 @@ from keyrotate.config import Settings, load_settings
 from keyrotate.console import account_progress, actions_table, summary_table
 from keyrotate.domain.errors import InputError, KeyrotateError
 from keyrotate.domain.results import RunReport
+from keyrotate.logredact import LOG_LEVEL_ENV, LOG_LEVELS, cli_logging
 from keyrotate.service.calendar import calendar_rows
 from keyrotate.service.organization import connect, run_organization
 from keyrotate.service.report import exit_code, summarize, write_document, write_report
@@ -185,11 +186,22 @@ def settings_options(command: Callable[..., R]) -> Callable[..., R]:
 
 @click.group(cls=KeyrotateGroup)
 @click.version_option(package_name="keyrotate")
-def main() -> None:
+@click.option(
+    "--log-level",
+    envvar=LOG_LEVEL_ENV,
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default=None,
+    help=f"Log to stderr from this level (else {LOG_LEVEL_ENV}; default WARNING). "
+    "DEBUG shows every AWS call; secrets are redacted at every level.",
+)
+@click.pass_context
+def main(ctx: click.Context, log_level: str | None) -> None:
     """Rotate AWS IAM user access keys across an AWS Organization.
 
     Audit mode is the default: nothing changes without --enforce (or DryRunFlag=false).
     """
+    # Undone when the command ends: click's test runner calls main again in one process.
+    ctx.call_on_close(cli_logging(log_level))
 
 
 @main.command("config")

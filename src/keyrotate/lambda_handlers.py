@@ -29,6 +29,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from keyrotate.domain.errors import InputError
+from keyrotate.logredact import protect
 from keyrotate.service import lambda_flow
 from keyrotate.service.lambda_events import (
     DigestEvent,
@@ -42,6 +43,10 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "keyr
 # The service logs through the standard library; give those lines the same JSON shape.
 copy_config_to_registered_loggers(source_logger=logger, include={"keyrotate"})
 logging.getLogger("keyrotate").setLevel(logging.INFO)
+# Whatever level the function logs at (AWS_LAMBDA_LOG_LEVEL=DEBUG sets the root logger's):
+# botocore's wire loggers never write a body, and both ways out, Powertools' handler and
+# the runtime's handler on the root logger, redact secrets.
+protect(logger.handlers)
 
 #: metric name -> key of the digest's result; every metric is a count of the whole run.
 RUN_METRICS: dict[str, str] = {

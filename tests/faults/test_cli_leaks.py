@@ -1,10 +1,14 @@
-"""No secret access key in anything the CLI writes: output, report file, .eml mails.
+"""No secret access key in anything the CLI writes: output, logs, report file, .eml mails.
 
 Two CLI enforce runs, mail to files: the first fails to store one new key (PutSecretValue
 denied), so the tool deletes that key again and says why in the report, the mails and its
 output; the second (its intent marker aged past the window) finishes the rotation. Every
 secret access key IAM handed out (seeded ones, the one deleted again, those in secrets) is
 looked for in every text: raw and decoded MIME parts, and JSON's escaped forms.
+
+Both runs log at DEBUG (``KEYROTATE_LOG_LEVEL``), where botocore would write CreateAccessKey's
+response and PutSecretValue's request: stderr must hold botocore's DEBUG lines, else the
+search through it proves nothing.
 """
 
 from __future__ import annotations
@@ -57,9 +61,11 @@ def _run(lab: FaultLab, tmp_path: Path, name: str) -> list[tuple[str, str]]:
         EmailTransport="file",
         MailDir=str(mail_dir),
         VerifyNewKeys="true",
+        KEYROTATE_LOG_LEVEL="DEBUG",
     )
     out, err = process.communicate(timeout=TIMEOUT)
-    assert process.returncode in (0, 1), err[-2000:]
+    assert process.returncode in (0, 1), _without_debug(err)[-2000:]
+    assert "DEBUG botocore." in err, f"{name}: no botocore DEBUG line in stderr"
     mails = _mail_texts(mail_dir)
     assert mails, f"{name}: no mail written"
     return [
@@ -68,6 +74,22 @@ def _run(lab: FaultLab, tmp_path: Path, name: str) -> list[tuple[str, str]]:
         (f"{name} report", report.read_text()),
         *((f"{name} {where}", text) for where, text in mails),
     ]
+
+
+def _without_debug(text: str) -> str:
+    """``text`` without DEBUG records (their continuation lines too): what a failed assertion
+    may show. A leak, if there is one, is in a DEBUG record's body.
+    """
+    kept: list[str] = []
+    in_debug = False
+    for line in text.splitlines():
+        if line.startswith("DEBUG "):
+            in_debug = True
+        elif line.startswith(("INFO ", "WARNING ", "ERROR ", "CRITICAL ", "error: ", "Traceback")):
+            in_debug = False
+        if not in_debug:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _forms(secret: str) -> set[str]:

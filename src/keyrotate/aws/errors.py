@@ -27,24 +27,54 @@ from keyrotate.domain.errors import AccessDenied, AwsError, KeySlotsFull
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 
 # A secret access key is 40 characters of base64; session tokens are longer. Random text of
-# that length mixes upper case, lower case and digits, which names and ARNs rarely do.
-_SECRET_SHAPED = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40,}(?![A-Za-z0-9/+=])")
+# that length mixes upper case, lower case and digits, which names and ARNs rarely do. "="
+# is base64's padding, at the end only: "key=<secret>" is the secret after a separator.
+_SECRET_SHAPED = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40,}={0,2}(?![A-Za-z0-9/+=])")
+_SECRET_KEY_LENGTH = 40
 REDACTED = "[redacted]"
+
+# The value of a field that names a secret is redacted whatever it looks like (a key without
+# a digit, a short test value), in every shape botocore and we write: JSON, JSON inside a
+# JSON string (PutSecretValue's SecretString), a Python repr (dicts, bytes), XML
+# (CreateAccessKey, AssumeRole), query strings and URL-encoded forms, HTTP headers and
+# SigV4's canonical request (``x-amz-security-token:...``). SecretString and SecretBinary
+# are listed for values that are not JSON; a JSON SecretString is covered by its fields.
+_SECRET_FIELD = (
+    r"[A-Za-z_-]*?(?:secret_?access_?key|session_?token|security[_-]?token"
+    r"|secret_?string|secret_?binary)"
+)
+_QUOTE = r"""(?:\\*["']|%22|&quot;)"""
+_SEPARATOR = rf"{_QUOTE}?\s*(?::|=|%3A|>)\s*\+?(?:b?{_QUOTE})?"
+_FIELD_VALUE = re.compile(
+    # Not after a letter, digit or "/": "</SecretAccessKey>" closes a value, opens none.
+    rf"(?i)(?<![A-Za-z0-9/])({_SECRET_FIELD}{_SEPARATOR})((?:[A-Za-z0-9/+=%]|\\/)+)"
+)
+
+
+def _looks_random(run: str) -> bool:
+    upper = any(c.isupper() for c in run)
+    lower = any(c.islower() for c in run)
+    digit = any(c.isdigit() for c in run)
+    if len(run) == _SECRET_KEY_LENGTH:
+        # One secret key in a thousand has no digit: at exactly a key's length, mixed case
+        # is enough (hex digests of that length have no upper case).
+        return upper and lower
+    return upper and lower and digit
 
 
 def redact(text: str) -> str:
-    """``text`` with every secret-shaped run of characters replaced by ``[redacted]``."""
+    """``text`` with secret material replaced by ``[redacted]``.
 
-    def _replace(match: re.Match[str]) -> str:
-        run = match.group(0)
-        looks_random = (
-            any(c.isupper() for c in run)
-            and any(c.islower() for c in run)
-            and any(c.isdigit() for c in run)
-        )
-        return REDACTED if looks_random else run
-
-    return _SECRET_SHAPED.sub(_replace, text)
+    Two rules: the value of any field named like a secret (``SecretAccessKey``,
+    ``aws_secret_access_key``, ``SessionToken``, ``X-Amz-Security-Token``, ...), and any
+    run of 40 or more base64 characters that looks random (a key or a token on its own).
+    The one definition of redaction: error messages and log records (``keyrotate.logredact``)
+    both use it.
+    """
+    text = _FIELD_VALUE.sub(lambda match: match.group(1) + REDACTED, text)
+    return _SECRET_SHAPED.sub(
+        lambda match: REDACTED if _looks_random(match.group(0)) else match.group(0), text
+    )
 
 
 def _is_key_quota(exc: ClientError, code: str, message: str) -> bool:
