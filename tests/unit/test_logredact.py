@@ -11,6 +11,7 @@ import json
 import logging
 import random
 import string
+import subprocess
 import sys
 import urllib.parse
 from collections.abc import Iterator
@@ -330,3 +331,20 @@ def test_odd_records_never_make_the_filter_raise() -> None:
     broken.msg = Unprintable()
     assert RedactSecrets().filter(broken) is True
     assert "could not be redacted" in broken.getMessage()
+
+
+def test_using_the_aws_adapters_pins_the_wire_loggers_whoever_set_up_logging() -> None:
+    """A fresh interpreter with the root logger at DEBUG and no keyrotate entry point: the
+    bodies botocore would log are held back as soon as keyrotate.aws is imported."""
+    probe = (
+        "import logging; logging.basicConfig(level=logging.DEBUG)\n"
+        "before = logging.getLogger('botocore.parsers').getEffectiveLevel()\n"
+        "import keyrotate.aws.iam\n"
+        "after = [logging.getLogger(n).getEffectiveLevel() for n in "
+        "('botocore.parsers', 'botocore.endpoint', 'botocore.auth')]\n"
+        "print(before, *after)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["10", "20", "20", "20"]  # DEBUG before, INFO after
