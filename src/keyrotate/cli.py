@@ -44,10 +44,11 @@ from keyrotate.config import Settings, load_settings
 from keyrotate.console import account_progress, actions_table, summary_table
 from keyrotate.domain.errors import InputError, KeyrotateError
 from keyrotate.domain.results import RunReport
+from keyrotate.domain.summary import summarize_run
 from keyrotate.logredact import LOG_LEVEL_ENV, LOG_LEVELS, cli_logging
 from keyrotate.service.calendar import calendar_rows
 from keyrotate.service.organization import connect, run_organization
-from keyrotate.service.report import exit_code, summarize, write_document, write_report
+from keyrotate.service.report import exit_code, write_document, write_report
 
 OutputFormat = Literal["table", "json"]
 R = TypeVar("R")
@@ -232,7 +233,7 @@ def _finish(cli: CommandInput, report: RunReport, console: Console) -> None:
 
     The summary is counted once: every pass over a spilled run reads it back from disk.
     """
-    summary = summarize(report)
+    summary = summarize_run(report)
     if cli.report_path is not None:
         write_report(report, cli.report_path, summary)
     if cli.output == "json":
@@ -333,7 +334,7 @@ def demo_command(out_dir: Path) -> None:
     ):
         console.rule(title)
         console.print(actions_table(report))
-        console.print(summary_table(report.mode, summarize(report)))
+        console.print(summary_table(report.mode, summarize_run(report)))
     console.rule("files")
     console.print(
         f"reports: {demo.out_dir / 'audit-report.json'}, {demo.out_dir / 'enforce-report.json'}"

@@ -1,11 +1,11 @@
 """What people see on a terminal: progress, the summary table, the actions table (rich).
 
-Presentation only: it reads result records and the report's summary, never AWS.
+Presentation only: it reads result records and the run's summary, never AWS.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from keyrotate.domain.results import AccountResult, Outcome, RunReport
+from keyrotate.domain.models import ActionKind
+from keyrotate.domain.results import AccountResult, Outcome, RunReport, RunStatus
+from keyrotate.domain.summary import RunSummary
 
 Tick = Any  # the callable handed to the service: called once per finished account
 
@@ -40,25 +42,29 @@ def account_progress(console: Console, total: int, label: str) -> Iterator[Tick]
         yield tick
 
 
-def summary_table(mode: str, summary: Mapping[str, Any]) -> Table:
-    """The run's counts (:func:`keyrotate.service.report.summarize`) as a table."""
+def summary_table(mode: str, summary: RunSummary) -> Table:
+    """The run's counts as a table: the rows of the report's ``summary`` object."""
     table = Table(title=f"keyrotate {mode} run: summary", box=box.SIMPLE_HEAVY)
     table.add_column("what")
     table.add_column("count", justify="right")
     rows: list[tuple[str, int]] = [
-        ("accounts run", summary["accounts"]),
-        ("accounts failed", summary["accounts_failed"]),
-        ("accounts skipped", summary["accounts_skipped"]),
-        ("users", summary["users"]),
-        ("keys", summary["keys"]),
-        ("exempt users", summary["exempt_users"]),
+        ("accounts run", summary.accounts),
+        ("accounts failed", summary.accounts_failed),
+        ("accounts skipped", summary.accounts_skipped),
+        ("users", summary.users),
+        ("keys", summary.keys),
+        ("exempt users", summary.exempt_users),
     ]
-    rows += [(f"actions: {kind}", n) for kind, n in summary["actions"].items()]
     rows += [
-        ("holds", summary["holds"]),
-        ("blocked", summary["blocked"]),
-        ("failed actions", summary["failed_actions"]),
-        ("notifications failed", summary["notifications_failed"]),
+        (f"actions: {kind.value}", summary.actions.count(kind))
+        for kind in ActionKind
+        if kind is not ActionKind.EXEMPT  # counted as exempt users
+    ]
+    rows += [
+        ("holds", summary.holds),
+        ("blocked", summary.blocked),
+        ("failed actions", summary.failed_actions),
+        ("notifications failed", summary.notifications_failed),
     ]
     for what, count in rows:
         table.add_row(what, str(count), style="bold red" if "fail" in what and count else None)
@@ -81,9 +87,9 @@ def actions_table(report: RunReport) -> Table:
         table.add_column(column, overflow="fold")
     for account in report.accounts:
         label = f"{account.account.name} ({account.account.account_id})"
-        if account.skipped or account.error:
-            status = "skipped" if account.skipped else "FAILED"
-            table.add_row(label, "", "", status, "", "", account.skipped or account.error or "")
+        if account.status is not RunStatus.OK:
+            shown = "FAILED" if account.status is RunStatus.FAILED else "skipped"
+            table.add_row(label, "", "", shown, "", "", account.reason or "")
             continue
         for user in account.users:
             for result in user.results:

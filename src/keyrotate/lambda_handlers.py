@@ -108,7 +108,8 @@ def rotate_account_handler(event: dict[str, Any], context: LambdaContext) -> dic
     parsed = parse_event(RotateAccountEvent, event)
     logger.append_keys(run_id=parsed.run_id, account_id=parsed.account.account_id)
     settings = lambda_flow.settings_for(parsed.mode, os.environ)
-    summary = lambda_flow.rotate_one(settings, parsed.run_id, parsed.account)
+    item = lambda_flow.rotate_one(settings, parsed.run_id, parsed.account)
+    summary = item.model_dump(mode="json")  # what the digest parses back as that model
     logger.info(
         "account done",
         extra={

@@ -25,6 +25,7 @@ from keyrotate.domain.results import (
     SecretLocation,
     UserResult,
 )
+from keyrotate.domain.summary import summarize_account
 from keyrotate.service.lambda_events import (
     AccountSummaryItem,
     DigestEvent,
@@ -33,7 +34,7 @@ from keyrotate.service.lambda_events import (
     RotateAccountEvent,
     parse_event,
 )
-from keyrotate.service.lambda_flow import action_counts, failure_reason, settings_for
+from keyrotate.service.lambda_flow import failure_reason, settings_for
 from keyrotate.service.report_io import (
     account_document,
     account_result_from_document,
@@ -288,7 +289,9 @@ def test_a_broken_document_is_an_input_error_not_a_crash() -> None:
 
 
 def test_action_counts_group_outcomes_by_kind_and_leave_out_keys_with_no_action() -> None:
-    assert action_counts(_account_result()) == {
+    result = _account_result()
+    item = AccountSummaryItem.of(result, summarize_account(result))
+    assert item.model_dump(mode="json")["actions"] == {
         "DELETE": {"done": 1},
         "EXEMPT": {"notice": 1},
         "ROTATE": {"done": 1},

@@ -2,11 +2,12 @@
 
 Properties over generated accounts (a few users, keys, actions of every kind and outcome,
 ok, failed or skipped): addition has a zero and is associative, and the accounts' summaries
-add up to the run's.
+add up to the run's, also when they travel as the Lambda steps' AccountSummaryItem.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +31,8 @@ from keyrotate.domain.summary import (
     summarize_run,
     total,
 )
+from keyrotate.service.lambda_events import AccountSummaryItem, parse_event
+from keyrotate.service.report import account_entry, exit_code
 from tests.unit.notify_support import NOW, key, org_report, result, user
 
 SMALL = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -103,6 +106,22 @@ def test_the_accounts_summaries_add_up_to_the_whole_runs(
     assert whole.notifications_sent + whole.notifications_failed == len(sent)
 
 
+@SMALL
+@given(st.lists(account_results(), max_size=4))
+def test_the_lambda_items_carry_each_accounts_summary_whole(accounts: list[AccountResult]) -> None:
+    """rotate_account returns the item through JSON; the digest adds up what it parses."""
+    run = [a for a in accounts if a.status is not RunStatus.SKIPPED]
+    counted = [summarize_account(a, NOW) for a in run]
+    items = [
+        parse_event(AccountSummaryItem, json.loads(AccountSummaryItem.of(a, s).model_dump_json()))
+        for a, s in zip(run, counted, strict=True)
+    ]
+    assert [i.summary() for i in items] == counted
+    assert total(i.summary() for i in items) == summarize_run(
+        RunReport("enforce", NOW, NOW, run), NOW
+    )
+
+
 def test_an_organizations_counts() -> None:
     enforce = org_report("enforce")
     summary = summarize_run(enforce, past_rotation_cutoff(RotationPolicy(), NOW))
@@ -113,8 +132,8 @@ def test_an_organizations_counts() -> None:
     assert summary.keys_past_rotation == 7  # prod 6 (alice 2, carol, dave, erin, gina), dev 1
     assert summary.actions.count(ActionKind.ROTATE, Outcome.DONE) == 2
     assert summary.change_outcomes() == {Outcome.DONE: 3, Outcome.FAILED: 1}
-    assert summary.failed
-    assert summarize_run(org_report("audit")).failed  # the broken account
+    assert exit_code(summary) == 1
+    assert exit_code(summarize_run(org_report("audit"))) == 1  # the broken account
     assert summarize_run(org_report("audit")).keys_past_rotation == 0  # not counted: no cutoff
 
 
@@ -145,6 +164,7 @@ def test_a_failure_wins_over_a_skip_wherever_the_account_is_shown() -> None:
     both = AccountResult(Account("111111111111", "a", ""), error="AccessDenied", skipped="excluded")
     assert both.status is RunStatus.FAILED
     assert both.reason == "AccessDenied"
+    assert account_entry(both)["status"] == "failed"
     summary = summarize_account(both)
     assert (summary.accounts, summary.accounts_failed, summary.accounts_skipped) == (1, 1, 0)
     assert summarize_notifications([]) == RunSummary()

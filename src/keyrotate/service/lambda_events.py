@@ -30,6 +30,9 @@ from pydantic import (
 )
 
 from keyrotate.domain.errors import InputError
+from keyrotate.domain.models import ActionKind
+from keyrotate.domain.results import AccountResult, Outcome, RunStatus
+from keyrotate.domain.summary import ActionCounts, RunSummary
 
 Mode = Literal["audit", "enforce"]
 MapMode = Literal["inline", "distributed"]
@@ -39,6 +42,7 @@ MapMode = Literal["inline", "distributed"]
 RunId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,80}$")]
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 ShortText = Annotated[str, StringConstraints(max_length=256)]
+Count = Annotated[int, Field(ge=0)]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -107,8 +111,11 @@ class SkippedItem(_Event):
 class AccountSummaryItem(_Event):
     """What rotate_account returns, or what the Map's Catch records for a crashed account.
 
-    The Catch record is ``{account_id, name, status: "failed", error, cause}``; every count
-    then defaults to zero.
+    The counts are the account's :class:`~keyrotate.domain.summary.RunSummary` (made by
+    :meth:`of`, read back by :meth:`summary`); ``holds``, ``blocked`` and ``failed_actions``
+    are read from ``actions``, kept for whoever reads the execution's state. The Catch
+    record is ``{account_id, name, status: "failed", error, cause}``; every count then
+    defaults to zero.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -120,17 +127,62 @@ class AccountSummaryItem(_Event):
     cause: str | None = None
     email: str = ""
     ou_path: str = "/"
-    users: int = Field(default=0, ge=0)
-    keys: int = Field(default=0, ge=0)
-    actions: dict[str, dict[str, int]] = Field(default_factory=dict)
-    holds: int = Field(default=0, ge=0)
-    blocked: int = Field(default=0, ge=0)
-    failed_actions: int = Field(default=0, ge=0)
-    keys_past_rotation: int = Field(default=0, ge=0)
-    notifications_sent: int = Field(default=0, ge=0)
-    notifications_failed: int = Field(default=0, ge=0)
+    users: Count = 0
+    keys: Count = 0
+    exempt_users: Count = 0
+    actions: dict[ActionKind, dict[Outcome, Count]] = Field(default_factory=dict)
+    holds: Count = 0
+    blocked: Count = 0
+    failed_actions: Count = 0
+    overdue_holds: Count = 0
+    keys_past_rotation: Count = 0
+    notifications_sent: Count = 0
+    notifications_failed: Count = 0
     report_key: str | None = None
     report_error: str | None = None
+
+    @classmethod
+    def of(cls, result: AccountResult, summary: RunSummary) -> AccountSummaryItem:
+        """The record of an account's run that rotate_account returns into the state."""
+        account = result.account
+        return cls.model_validate(
+            {
+                "account_id": account.account_id,
+                "name": account.name,
+                "email": account.email,
+                "ou_path": account.ou_path,
+                # Never SKIPPED: a skipped account has no rotate_account step.
+                "status": "failed" if result.status is RunStatus.FAILED else "ok",
+                "error": result.error,
+                "users": summary.users,
+                "keys": summary.keys,
+                "exempt_users": summary.exempt_users,
+                "actions": summary.actions.nested(),
+                "holds": summary.holds,
+                "blocked": summary.blocked,
+                "failed_actions": summary.failed_actions,
+                "overdue_holds": summary.overdue_holds,
+                "keys_past_rotation": summary.keys_past_rotation,
+                "notifications_sent": summary.notifications_sent,
+                "notifications_failed": summary.notifications_failed,
+            }
+        )
+
+    def summary(self) -> RunSummary:
+        """The account's counts, to be added up with the other accounts' by the digest."""
+        failed = self.status == "failed"
+        return RunSummary(
+            accounts=1,
+            accounts_failed=int(failed),
+            users=self.users,
+            keys=self.keys,
+            exempt_users=self.exempt_users,
+            actions=ActionCounts.from_nested(self.actions),
+            overdue_holds=self.overdue_holds,
+            keys_past_rotation=self.keys_past_rotation,
+            notifications_sent=self.notifications_sent,
+            notifications_failed=self.notifications_failed,
+        )
 
 
 class ResultWriterDetails(_Event):

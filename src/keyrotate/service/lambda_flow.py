@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -30,10 +29,14 @@ from keyrotate.aws.s3_objects import get_json, put_json
 from keyrotate.config import Settings, load_settings
 from keyrotate.domain.errors import AwsError, InputError
 from keyrotate.domain.models import Account, ActionKind
-from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.results import AccountResult, NotificationResult, Outcome, RunReport
+from keyrotate.domain.summary import (
+    past_rotation_cutoff,
+    summarize_account,
+    summarize_notifications,
+    total,
+)
 from keyrotate.notify import Notifier
-from keyrotate.notify.content import digest as digest_view
 from keyrotate.service.account import run_account
 from keyrotate.service.lambda_events import (
     AccountItem,
@@ -51,7 +54,7 @@ from keyrotate.service.organization import (
     open_sessions,
     options_from,
 )
-from keyrotate.service.report import summarize, to_document
+from keyrotate.service.report import to_document
 from keyrotate.service.report_io import (
     account_document,
     account_result_from_document,
@@ -152,51 +155,9 @@ def inventory(settings: Settings, run_id: str, map_mode: str) -> dict[str, Any]:
 # -- one account -----------------------------------------------------------------------------
 
 
-def action_counts(account: AccountResult) -> dict[str, dict[str, int]]:
-    """``{kind: {outcome: n}}`` over every action with an outcome (not NONE)."""
-    counts: Counter[tuple[str, str]] = Counter(
-        (r.action.kind.value, r.outcome.value)
-        for user in account.users
-        for r in user.results
-        if r.outcome is not Outcome.NONE
-    )
-    nested: dict[str, dict[str, int]] = {}
-    for (kind, outcome), n in sorted(counts.items()):
-        nested.setdefault(kind, {})[outcome] = n
-    return nested
-
-
-def account_summary(
-    result: AccountResult,
-    notifications: tuple[NotificationResult, ...],
-    policy: RotationPolicy,
-    report: RunReport,
-) -> dict[str, Any]:
-    """The small record rotate_account returns into the state machine's state."""
-    summary = summarize(report)
-    return {
-        "account_id": result.account.account_id,
-        "name": result.account.name,
-        "email": result.account.email,
-        "ou_path": result.account.ou_path,
-        "status": "failed" if result.failed else "ok",
-        "error": result.error,
-        "users": summary["users"],
-        "keys": summary["keys"],
-        "actions": action_counts(result),
-        "holds": summary["holds"],
-        "blocked": summary["blocked"],
-        "failed_actions": summary["failed_actions"],
-        "keys_past_rotation": digest_view(report, policy).keys_past_rotation,
-        "notifications_sent": sum(1 for n in notifications if n.sent),
-        "notifications_failed": sum(1 for n in notifications if not n.sent),
-        "report_key": None,
-    }
-
-
 def rotate_one(
     settings: Settings, run_id: str, item: AccountItem, *, clock: Clock = utc_now
-) -> dict[str, Any]:
+) -> AccountSummaryItem:
     """Scan, plan, act (enforce), store and notify one account; return its summary.
 
     An account whose role cannot be assumed, or whose calls are denied, comes back with
@@ -210,21 +171,23 @@ def rotate_one(
     now = clock()
     result = run_account(account, sessions, options, now=now, clock=clock)
     notifications = notifier.notify_account(result, mode=settings.mode, started=now)
-    report = RunReport(settings.mode, now, clock(), (result,), notifications)
-    summary = account_summary(result, notifications, options.policy, report)
+    counts = summarize_account(result, past_rotation_cutoff(options.policy, now))
+    summary = AccountSummaryItem.of(result, counts + summarize_notifications(notifications))
     bucket = settings.report_bucket
-    if bucket:
-        document = account_document(
-            result, run_id=run_id, mode=settings.mode, started=now, notifications=notifications
+    if not bucket:
+        return summary
+    document = account_document(
+        result, run_id=run_id, mode=settings.mode, started=now, notifications=notifications
+    )
+    key = account_report_key(settings, run_id, account.account_id)
+    try:
+        return summary.model_copy(
+            update={"report_key": put_json(_s3(settings), bucket, key, document)}
         )
-        key = account_report_key(settings, run_id, account.account_id)
-        try:
-            summary["report_key"] = put_json(_s3(settings), bucket, key, document)
-        except AwsError as exc:
-            # The account's work is done; losing its detail must not undo or hide it.
-            log.warning("account detail not written: %s", exc)
-            summary["report_error"] = str(exc)
-    return summary
+    except AwsError as exc:
+        # The account's work is done; losing its detail must not undo or hide it.
+        log.warning("account detail not written: %s", exc)
+        return summary.model_copy(update={"report_error": str(exc)})
 
 
 # -- digest ----------------------------------------------------------------------------------
@@ -340,32 +303,6 @@ def _counted_notifications(item: AccountSummaryItem) -> list[NotificationResult]
     ]
 
 
-def _totals(items: list[AccountSummaryItem]) -> dict[str, int]:
-    def done(kind: ActionKind) -> int:
-        return sum(i.actions.get(kind.value, {}).get(Outcome.DONE.value, 0) for i in items)
-
-    totals = {name: done(kind) for name, kind in _CHANGES.items()}
-    totals.update(
-        holds=sum(i.holds for i in items),
-        blocked=sum(i.blocked for i in items),
-        failed_actions=sum(i.failed_actions for i in items),
-        keys_past_rotation=sum(i.keys_past_rotation for i in items),
-        users=sum(i.users for i in items),
-        keys=sum(i.keys for i in items),
-    )
-    return totals
-
-
-def _action_totals(items: list[AccountSummaryItem]) -> dict[str, dict[str, int]]:
-    totals: dict[str, dict[str, int]] = {}
-    for item in items:
-        for kind, outcomes in item.actions.items():
-            for outcome, n in outcomes.items():
-                bucket = totals.setdefault(kind, {})
-                bucket[outcome] = bucket.get(outcome, 0) + n
-    return totals
-
-
 def digest(settings: Settings, event: DigestEvent, *, clock: Clock = utc_now) -> dict[str, Any]:
     """All accounts in: the admin digest mailed, the run report written, the run's totals.
 
@@ -378,25 +315,32 @@ def digest(settings: Settings, event: DigestEvent, *, clock: Clock = utc_now) ->
         items = list(event.results or ())
     items.sort(key=lambda i: i.account_id)
     accounts, owner_notifications, complete = _rebuild(items, settings)
-    accounts.extend(
+    skipped = [
         AccountResult(
             Account(s.account_id, s.name, s.email, status=s.status, ou_path=s.ou_path),
             skipped=s.reason,
         )
         for s in event.skipped
-    )
+    ]
+    # Each account as its step counted it: right even where its detail could not be read.
+    counted = [i.summary() for i in items]
     report = RunReport(
         mode=event.mode,
         started=event.started_at,
         finished=clock(),
-        accounts=tuple(accounts),
+        accounts=(*accounts, *skipped),
         notifications=tuple(owner_notifications),
     )
     notifier = Notifier.from_options(notify_options_from(settings))
-    policy = settings.policy()
     failed_owner_mail = [n for n in owner_notifications if not n.sent]
-    admin = notifier.notify_admin(report, policy, failed_owner_mail)
+    by_account = {i.account_id: c for i, c in zip(items, counted, strict=True)}
+    admin = notifier.notify_admin(report, settings.policy(), failed_owner_mail, by_account)
     report = replace(report, notifications=report.notifications + admin)
+    summary = (
+        total(counted)
+        + total(summarize_account(a) for a in skipped)
+        + summarize_notifications(admin)
+    )
 
     report_key = None
     if settings.report_bucket:
@@ -404,7 +348,7 @@ def digest(settings: Settings, event: DigestEvent, *, clock: Clock = utc_now) ->
             _s3(settings),
             settings.report_bucket,
             run_key(settings, event.run_id, "report.json"),
-            to_document(report),
+            to_document(report, summary),
         )
     failed = [i for i in items if i.status == "failed"]
     return {
@@ -412,12 +356,18 @@ def digest(settings: Settings, event: DigestEvent, *, clock: Clock = utc_now) ->
         "mode": event.mode,
         "started": event.started_at.isoformat(),
         "finished": report.finished.isoformat(),
-        "accounts": len(items),
-        "accounts_failed": len(failed),
-        "accounts_skipped": len(event.skipped),
-        **_totals(items),
-        "actions": _action_totals(items),
-        "notifications_failed": len(failed_owner_mail) + sum(1 for n in admin if not n.sent),
+        "accounts": summary.accounts,
+        "accounts_failed": summary.accounts_failed,
+        "accounts_skipped": summary.accounts_skipped,
+        **{name: summary.actions.count(kind, Outcome.DONE) for name, kind in _CHANGES.items()},
+        "holds": summary.holds,
+        "blocked": summary.blocked,
+        "failed_actions": summary.failed_actions,
+        "keys_past_rotation": summary.keys_past_rotation,
+        "users": summary.users,
+        "keys": summary.keys,
+        "actions": summary.actions.nested(),
+        "notifications_failed": summary.notifications_failed,
         "admin_notified": any(n.sent for n in admin),
         "detail": "full" if complete else "counts-only",
         "report_bucket": settings.report_bucket,

@@ -1,5 +1,8 @@
 """The run report: a stable JSON document (schema in README "Report") and its summary.
 
+The counts are :class:`~keyrotate.domain.summary.RunSummary`'s; :func:`summary_record`
+only names them as the schema does.
+
 One record per key carries at least: account_id, user_name, access_key_id, status, created,
 age_days, last_used, action, reason, due, outcome. Fields are only ever added, never renamed
 or removed, within a ``schema_version``.
@@ -8,8 +11,7 @@ or removed, within a ``schema_version``.
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -21,8 +23,10 @@ from keyrotate.domain.results import (
     NotificationResult,
     Outcome,
     RunReport,
+    RunStatus,
     UserResult,
 )
+from keyrotate.domain.summary import RunSummary, summarize_run
 
 SCHEMA_VERSION = 1
 SECONDS_PER_DAY = 86_400
@@ -85,65 +89,53 @@ def _user_records(
         }
 
 
-def summarize(report: RunReport) -> dict[str, Any]:
-    """Counts for the summary table and the report's ``summary`` object."""
-    actions: Counter[str] = Counter()
-    outcomes: Counter[str] = Counter()
-    users = keys = exempt = 0
-    for account in report.accounts:
-        for user in account.users:
-            users += 1
-            keys += len(user.keys)
-            exempt += user.exempt
-            for result in user.results:
-                if result.action.kind is not ActionKind.EXEMPT:
-                    actions[result.action.kind.value] += 1
-                if result.action.kind.changes_keys:
-                    outcomes[result.outcome.value] += 1
+def summary_record(summary: RunSummary) -> dict[str, Any]:
+    """The report's ``summary`` object: README "Report", names and order kept since schema 1."""
     return {
-        "accounts": sum(1 for a in report.accounts if a.skipped is None),
-        "accounts_failed": sum(1 for a in report.accounts if a.failed),
-        "accounts_skipped": sum(1 for a in report.accounts if a.skipped is not None),
-        "users": users,
-        "keys": keys,
-        "exempt_users": exempt,
+        "accounts": summary.accounts,
+        "accounts_failed": summary.accounts_failed,
+        "accounts_skipped": summary.accounts_skipped,
+        "users": summary.users,
+        "keys": summary.keys,
+        "exempt_users": summary.exempt_users,
         "actions": {
-            kind.value: actions.get(kind.value, 0)
+            kind.value: summary.actions.count(kind)
             for kind in ActionKind
             if kind is not ActionKind.EXEMPT
         },
-        "outcomes": dict(sorted(outcomes.items())),
-        "holds": actions.get(ActionKind.HOLD.value, 0),
-        "blocked": actions.get(ActionKind.BLOCKED.value, 0),
-        "failed_actions": outcomes.get(Outcome.FAILED.value, 0),
-        "notifications_failed": sum(1 for n in report.notifications if not n.sent),
+        "outcomes": {o.value: n for o, n in sorted(summary.change_outcomes().items())},
+        "holds": summary.holds,
+        "blocked": summary.blocked,
+        "failed_actions": summary.failed_actions,
+        "notifications_failed": summary.notifications_failed,
     }
 
 
 def account_entry(account: AccountResult) -> dict[str, Any]:
-    status = "skipped" if account.skipped else "failed" if account.failed else "ok"
+    status = account.status
     return {
         "account_id": account.account.account_id,
         "name": account.account.name,
         "email": account.account.email,
         "ou_path": account.account.ou_path,
         "account_status": account.account.status,
-        "status": status,
-        "reason": account.skipped or account.error,
-        "scan_path": account.scan_path if status == "ok" else None,
+        "status": status.value,
+        "reason": account.reason,
+        "scan_path": account.scan_path if status is RunStatus.OK else None,
         "users": len(account.users),
         "keys": sum(len(u.keys) for u in account.users),
         "notes": list(account.notes),
     }
 
 
-def to_document_head(report: RunReport, summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def to_document_head(report: RunReport, summary: RunSummary | None = None) -> dict[str, Any]:
+    """The document's first fields; ``summary`` when the caller has counted it already."""
     return {
         "schema_version": SCHEMA_VERSION,
         "mode": report.mode,
         "started": _iso(report.started),
         "finished": _iso(report.finished),
-        "summary": summarize(report) if summary is None else summary,
+        "summary": summary_record(summarize_run(report) if summary is None else summary),
     }
 
 
@@ -157,19 +149,17 @@ def notification_record(notification: NotificationResult) -> dict[str, Any]:
     }
 
 
-def to_document(report: RunReport) -> dict[str, Any]:
+def to_document(report: RunReport, summary: RunSummary | None = None) -> dict[str, Any]:
     """The whole report as one value (small runs, tests); files use :func:`write_document`."""
     return {
-        **to_document_head(report),
+        **to_document_head(report, summary),
         "accounts": [account_entry(a) for a in report.accounts],
         "keys": [r for a in report.accounts for r in key_records(a, report.started)],
         "notifications": [notification_record(n) for n in report.notifications],
     }
 
 
-def write_document(
-    report: RunReport, out: TextIO, summary: Mapping[str, Any] | None = None
-) -> None:
+def write_document(report: RunReport, out: TextIO, summary: RunSummary | None = None) -> None:
     """:func:`to_document`, written record by record: never whole in memory, one record a
     line (a run of thousands of accounts has hundreds of thousands of key records)."""
     out.write(json.dumps(to_document_head(report, summary))[:-1])  # the object stays open
@@ -185,13 +175,13 @@ def write_document(
     out.write("}\n")
 
 
-def write_report(report: RunReport, path: Path, summary: Mapping[str, Any] | None = None) -> Path:
+def write_report(report: RunReport, path: Path, summary: RunSummary | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
         write_document(report, out, summary)
     return path
 
 
-def exit_code(summary: Mapping[str, Any]) -> int:
-    """0 when everything ran; 1 when an account or an action failed (from :func:`summarize`)."""
-    return 1 if summary["accounts_failed"] or summary["failed_actions"] else 0
+def exit_code(summary: RunSummary) -> int:
+    """0 when everything ran; 1 when an account or a change to IAM failed."""
+    return 1 if summary.failed else 0
