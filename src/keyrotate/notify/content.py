@@ -231,6 +231,7 @@ class AccountSummary:
     reason: str | None
     summary: RunSummary
 
+    # users, keys, keys_past_rotation: the names templates read (also overridden ones).
     @property
     def users(self) -> int:
         return self.summary.users
@@ -256,6 +257,7 @@ class Digest:
     skipped_accounts: tuple[AccountSummary, ...]
     failed_notifications: tuple[NotificationResult, ...]
 
+    # counts, keys_past_rotation, overdue_holds: the names templates read, as before.
     @property
     def counts(self) -> tuple[Count, ...]:
         return tuple(Count(k.value, o.value, n) for k, o, n in self.summary.actions.entries)
