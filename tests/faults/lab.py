@@ -57,7 +57,7 @@ from keyrotate.service.organization import (
     options_from,
     run_organization,
 )
-from tests.strict_emulator import TEST_STRICTNESS
+from tests.strict_emulator import LAB_STRICTNESS
 
 REGION = "us-east-1"
 REPLICA = "us-west-2"
@@ -168,8 +168,8 @@ class Gate:
 class FaultLab:
     """moto over HTTP behind the emulator's strictness, fault injector and a :class:`Gate`.
 
-    Strict as the other functional tests are (tests/strict_emulator.py): a test changes
-    ``lab.strict.strictness`` for itself; :meth:`reset` puts the default back.
+    Strict as the functional tests are (tests/strict_emulator.py, ``LAB_STRICTNESS``): a test
+    changes ``lab.strict.strictness`` for itself; :meth:`reset` puts the default back.
     """
 
     def __init__(self) -> None:
@@ -182,7 +182,7 @@ class FaultLab:
 
         quiet_werkzeug()
         self.strict = StrictMiddleware(
-            DomainDispatcherApplication(create_backend_app), TEST_STRICTNESS
+            DomainDispatcherApplication(create_backend_app), LAB_STRICTNESS
         )
         self.injector = FaultInjector(self.strict)
         self.gate = Gate(self.injector)
@@ -203,7 +203,7 @@ class FaultLab:
         self.gate.forget()
         self.injector.clear()
         post(f"{self.url}/moto-api/reset")  # the strictness middleware forgets with moto
-        self.strict.strictness = TEST_STRICTNESS
+        self.strict.strictness = LAB_STRICTNESS
         forget_clients()
 
     def expire_credential_reports(self) -> int:

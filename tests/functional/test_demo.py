@@ -16,15 +16,19 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import keyrotate.demo
 from keyrotate.cli import main
 from keyrotate.demo import _AWS_SETTINGS
 from keyrotate.domain.models import ActionKind
 from keyrotate.emulator.seed import MANAGEMENT_ACCOUNT_ID
+from keyrotate.emulator.server import EmulatorServer
+from tests.strict_emulator import TEST_STRICTNESS
 
 from .org_support import client, reset_moto
 
@@ -83,6 +87,12 @@ def demo(_moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     logger.addHandler(collect)
     logger.setLevel(logging.DEBUG)
     with pytest.MonkeyPatch.context() as patch:
+        # The demo's emulator at the tests' strictness: its own default (a new key refused for
+        # 3 s, as in AWS) would add half a minute of verification waits to the suite.
+        # tests/functional/test_emulator_propagation.py runs a rotation through that delay.
+        patch.setattr(
+            keyrotate.demo, "EmulatorServer", partial(EmulatorServer, strictness=TEST_STRICTNESS)
+        )
         for name in _ISOLATED:
             if name in os.environ:
                 patch.setenv(name, os.environ[name])

@@ -435,7 +435,9 @@ def test_the_delay_is_set_per_instance_over_http(delayed: EmulatorServer) -> Non
     creds = new_user_key(delayed)
 
     assert caller_arn(delayed, creds).endswith(":user/app")  # no delay: moto as it is
+    # The default (keyrotate demo's): a few seconds, as AWS.
     assert Strictness().key_propagation_seconds == DEFAULT_KEY_PROPAGATION_SECONDS >= 2
+    assert EmulatorServer().strictness == Strictness()
 
 
 # inactive and deleted keys ---------------------------------------------------------------
