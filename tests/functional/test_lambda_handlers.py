@@ -297,7 +297,10 @@ def test_inline_chain_rotates_every_account_writes_the_report_and_mails_the_admi
         u.expected.count(ActionKind.ROTATE) for u in org.users if u.account_id in active
     )
     assert digest["keys_rotated"] == expected_rotations
-    assert digest["holds"] == 1  # svc-hold
+    expected_holds = sum(
+        u.expected.count(ActionKind.HOLD) for u in org.users if u.account_id in active
+    )
+    assert digest["holds"] == expected_holds == 2  # svc-hold, svc-hold-shared
     assert digest["blocked"] == 1  # svc-blocked
 
     report = full_run.lambda_report
