@@ -333,7 +333,7 @@ def test_digest_emits_the_run_metrics_in_embedded_metric_format(full_run: FullRu
     assert _value(metrics, "KeysDeactivated") == digest["keys_deactivated"] > 0
     assert _value(metrics, "KeysDeleted") == digest["keys_deleted"] > 0
     assert _value(metrics, "AccountsFailed") == 0
-    assert _value(metrics, "Holds") == 1
+    assert _value(metrics, "Holds") == 2  # svc-hold, svc-hold-shared
     assert _value(metrics, "Blocked") == 1
     assert _value(metrics, "KeysPastRotation") == digest["keys_past_rotation"] > 0
     directive = metrics["_aws"]["CloudWatchMetrics"][0]
