@@ -82,12 +82,14 @@ def audit(url: str, accounts: list[tuple[str, str]], mode: str, workers: int) ->
     import boto3
 
     from keyrotate.aws.session import AccountSessions
+    from keyrotate.config import Settings
     from keyrotate.domain.models import Account, ActionKind
     from keyrotate.service.options import RunOptions, utc_now
     from keyrotate.service.organization import run_accounts
 
     sessions = AccountSessions(boto3.Session(), ROLE, region="us-east-1")
-    options = RunOptions(scan_mode=mode, workers=workers, read_policy_name=None)
+    settings = {"scan_mode": mode, "workers": workers, "read_policy_name": None}
+    options = RunOptions.from_settings(Settings.model_validate(settings), "us-east-1")
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     now = utc_now()

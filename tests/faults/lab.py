@@ -54,7 +54,6 @@ from keyrotate.service.options import Clock, RunOptions, utc_now
 from keyrotate.service.organization import (
     Organization,
     notify_options_from,
-    options_from,
     run_organization,
 )
 from tests.strict_emulator import LAB_STRICTNESS
@@ -592,7 +591,7 @@ def enforce_run(
     inventory = list_accounts(inventory_client(base, None, None, sessions))
     notifier = Notifier.from_options(notify_options_from(settings), base)
     notifier.backoff_seconds = 0.01
-    options = options_from(settings, REGION)
+    options = RunOptions.from_settings(settings, REGION)
     if adjust is not None:
         options = adjust(options)
     organization = Organization(sessions, inventory, options, notifier)

@@ -21,7 +21,7 @@ from keyrotate.emulator.seed import MANAGEMENT_ACCOUNT_ID, KeySpec, UserSpec, se
 from keyrotate.emulator.server import post, update_strictness
 from keyrotate.emulator.strict import DEFAULT_KEY_PROPAGATION_SECONDS
 from keyrotate.service.account import run_account
-from keyrotate.service.options import RunOptions
+from tests.run_options import run_options
 from tests.strict_emulator import TEST_STRICTNESS
 
 
@@ -48,7 +48,7 @@ def test_a_rotation_verifies_its_new_key_through_a_delay_of_a_few_seconds(
     result = run_account(
         Account(MANAGEMENT_ACCOUNT_ID, "management", "owner@example.com"),
         sessions,
-        RunOptions(enforce=True, read_policy_name=None, verify_new_keys=True),
+        run_options(dry_run=False, read_policy_name=None, verify_new_keys=True),
         now=now,
         clock=lambda: now,
     )

@@ -23,7 +23,7 @@ from keyrotate.domain.results import AccountResult
 from keyrotate.emulator import EmulatorServer, Fault
 from keyrotate.emulator.seed import KeySpec, UserSpec, age_key, seed_users
 from keyrotate.service.account import run_account
-from keyrotate.service.options import RunOptions
+from tests.run_options import run_options
 from tests.strict_emulator import TEST_STRICTNESS
 
 ACCOUNT = "123456789012"
@@ -96,7 +96,9 @@ def _run(
     return run_account(
         Account(ACCOUNT, "management", "owner@example.com"),
         sessions or _sessions(),
-        RunOptions(enforce=enforce, read_policy_name=None, scan_mode=scan_mode),
+        run_options(
+            dry_run=not enforce, read_policy_name=None, scan_mode=scan_mode, verify_new_keys=False
+        ),
         now=now,
         clock=lambda: now,
     )

@@ -13,7 +13,7 @@ from keyrotate.aws.session import AccountSessions
 from keyrotate.domain.models import Account, ActionKind
 from keyrotate.domain.results import AccountResult, Outcome
 from keyrotate.service.account import run_account
-from keyrotate.service.options import RunOptions
+from tests.run_options import run_options
 
 ACCOUNT = "123456789012"
 
@@ -40,14 +40,14 @@ def _user(name: str, *keys: tuple[float, bool, float | None], now: datetime) -> 
     return ids
 
 
-def _run(enforce: bool, now: datetime, **options: object) -> AccountResult:
+def _run(enforce: bool, now: datetime, *, verify_new_keys: bool = False) -> AccountResult:
     sessions = AccountSessions(
         boto3.Session(), "keyrotate-member", region="us-east-1", assume_in_own_account=False
     )
     return run_account(
         Account(ACCOUNT, "management", "owner@example.com"),
         sessions,
-        RunOptions(enforce=enforce, read_policy_name=None, **options),  # type: ignore[arg-type]
+        run_options(dry_run=not enforce, read_policy_name=None, verify_new_keys=verify_new_keys),
         now=now,
         clock=lambda: now,
     )

@@ -29,8 +29,8 @@ from keyrotate.domain.models import Account, ActionKind, Reason
 from keyrotate.emulator import EmulatorServer
 from keyrotate.emulator.seed import KeySpec, SeededKey, UserSpec, seed_users
 from keyrotate.service.account import run_account
-from keyrotate.service.options import RunOptions
 from keyrotate.service.scan import scan_with_report
+from tests.run_options import run_options
 
 ACCOUNT = "123456789012"
 UNSTORABLE = "svc,batch"
@@ -80,7 +80,9 @@ def test_a_user_with_a_comma_is_blocked_and_no_key_is_created_or_deleted(
         AccountSessions(
             boto3.Session(), "keyrotate-member", region="us-east-1", assume_in_own_account=False
         ),
-        RunOptions(enforce=True, read_policy_name=None, scan_mode=scan_mode),
+        run_options(
+            dry_run=False, read_policy_name=None, scan_mode=scan_mode, verify_new_keys=False
+        ),
         now=now,
         clock=lambda: now,
     )
@@ -114,7 +116,7 @@ def test_the_credential_report_path_marks_the_user_unstorable_too(server: Emulat
     text = raw.content.decode() if isinstance(raw.content, bytes) else raw.content
     report = parse_credential_report(_quoted(text, UNSTORABLE), raw.generated)
     assert set(report.users) == {UNSTORABLE, STORABLE}
-    options = RunOptions(enforce=True, read_policy_name=None)
+    options = run_options(dry_run=False, read_policy_name=None, verify_new_keys=False)
     store = SecretStore(boto3.client("secretsmanager"), account_id=ACCOUNT, region="us-east-1")
 
     scanned = scan_with_report(ACCOUNT, iam, store, options, report, now=now)

@@ -21,8 +21,8 @@ from keyrotate.domain.models import AccessKey, ActionKind, KeyStatus, UserKeys
 from keyrotate.domain.results import ActionResult, Outcome
 from keyrotate.domain.secret import SecretText
 from keyrotate.service.execute import AccountTools, enforce
-from keyrotate.service.options import RunOptions
 from keyrotate.service.scan import ScannedUser
+from tests.run_options import run_options
 from tests.unit.fakes import FakeIam, FakeSecrets, denied
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
@@ -86,7 +86,7 @@ class World:
             partition="aws",
             iam=self.iam,  # type: ignore[arg-type]  # the fake offers the calls enforce makes
             secrets=self.secrets,  # type: ignore[arg-type]
-            options=RunOptions(enforce=True, verify_new_keys=verify),
+            options=run_options(dry_run=False, verify_new_keys=verify),
             clock=lambda: next(self.clock),
             verifier=self.verifier,
         )
@@ -100,7 +100,7 @@ class World:
 
     def enforce(self) -> tuple[ActionResult, ...]:
         user = self.scanned()
-        return enforce(plan(user.keys, RunOptions().policy, now=NOW), user, self.tools)
+        return enforce(plan(user.keys, self.tools.options.policy, now=NOW), user, self.tools)
 
     def calls(self) -> list[str]:
         return self.iam.calls.names() + self.secrets.calls.names()

@@ -12,7 +12,7 @@ from keyrotate.config import load_settings
 from keyrotate.domain.errors import InputError
 from keyrotate.domain.kms_keys import is_key_identifier, is_multi_region, key_in_region
 from keyrotate.domain.secret_names import is_secret_name
-from keyrotate.service.organization import options_from
+from keyrotate.service.options import RunOptions
 
 CENTRAL = "444455556666"
 MRK = "mrk-0123456789abcdef0123456789abcdef"
@@ -80,17 +80,17 @@ def test_what_is_not_a_kms_key_identifier(identifier: str) -> None:
 def test_member_mode_names_no_key_by_default_so_each_account_uses_aws_secretsmanager() -> None:
     settings = load_settings(None, {}, {})
     assert settings.secrets_kms_key is None
-    assert options_from(settings, "us-east-1").kms_key_id is None
+    assert RunOptions.from_settings(settings, "us-east-1").kms_key_id is None
 
 
 def test_member_mode_names_the_operators_alias_resolved_in_each_member_account() -> None:
     settings = load_settings(None, {"MemberSecretsKmsKeyAlias": "alias/team-secrets"}, {})
-    assert options_from(settings, "us-east-1").kms_key_id == "alias/team-secrets"
+    assert RunOptions.from_settings(settings, "us-east-1").kms_key_id == "alias/team-secrets"
 
 
 def test_central_mode_names_the_central_key_and_accepts_replicas_of_a_multi_region_key() -> None:
     env = central(AWS_REGION="us-east-1", CredentialReplicationRegions="eu-west-1,us-west-2")
-    options = options_from(load_settings(None, env, {}), "us-east-1")
+    options = RunOptions.from_settings(load_settings(None, env, {}), "us-east-1")
     assert options.kms_key_id == PRIMARY
     assert options.central_account == CENTRAL
     assert options.replica_regions == ("eu-west-1", "us-west-2")
@@ -98,13 +98,13 @@ def test_central_mode_names_the_central_key_and_accepts_replicas_of_a_multi_regi
 
 def test_a_single_region_central_key_is_fine_without_replicas() -> None:
     settings = load_settings(None, central(SecretsKmsKeyId=SINGLE), {})
-    assert options_from(settings, "us-east-1").kms_key_id == SINGLE
+    assert RunOptions.from_settings(settings, "us-east-1").kms_key_id == SINGLE
 
 
 def test_the_central_keys_region_is_checked_once_the_home_region_is_known() -> None:
     settings = load_settings(None, central(), {})  # no region configured: the profile's
     with pytest.raises(InputError, match="home region eu-west-1") as caught:
-        options_from(settings, "eu-west-1")
+        RunOptions.from_settings(settings, "eu-west-1")
     assert caught.value.field == "secrets_kms_key_id"
 
 

@@ -47,12 +47,11 @@ from keyrotate.service.lambda_events import (
     ResultWriterDetails,
     parse_event,
 )
-from keyrotate.service.options import Clock, utc_now
+from keyrotate.service.options import Clock, RunOptions, utc_now
 from keyrotate.service.organization import (
     list_inventory,
     notify_options_from,
     open_sessions,
-    options_from,
 )
 from keyrotate.service.report import to_document
 from keyrotate.service.report_io import (
@@ -165,7 +164,7 @@ def rotate_one(
     """
     account = Account(item.account_id, item.name, item.email, ou_path=item.ou_path)
     sessions = open_sessions(settings, run_id)
-    options = options_from(settings, sessions.region)
+    options = RunOptions.from_settings(settings, sessions.region)
     # Templates and transport first: a bad mail setting fails before any key changes.
     notifier = Notifier.from_options(notify_options_from(settings), sessions.base)
     now = clock()

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+from keyrotate.config import ScanMode
+from keyrotate.domain.kms_keys import check_central_key
 from keyrotate.domain.policy import RotationPolicy
 
+if TYPE_CHECKING:
+    from keyrotate.config import Settings
+
 Clock = Callable[[], datetime]
+
+# IAM is eventually consistent: the first check of a new key waits this long, doubling. Not a
+# setting (AWS's delay is not the operator's to tune); the fault tests shorten it.
+VERIFY_FIRST_WAIT_SECONDS = 1.0
 
 
 def utc_now() -> datetime:
@@ -17,29 +27,64 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
-    """Everything the service reads; built from :class:`keyrotate.config.Settings`."""
+    """Everything the service reads. Made by :meth:`from_settings` only, so it has no
+    defaults of its own: a default lives in :class:`keyrotate.config.Settings`, once."""
 
-    policy: RotationPolicy = field(default_factory=RotationPolicy)
-    enforce: bool = False
-    region: str = "us-east-1"
-    exemption_group: str = "IAMKeyRotationExemptionGroup"
-    exemption_tag: str = "keyrotate:exempt"
-    owner_tag: str = "ResourceOwner"
-    secret_name_format: str = "keyrotate/{account_id}/{user_name}"
-    reader_principals: tuple[str, ...] = ()
+    policy: RotationPolicy
+    enforce: bool
+    region: str
+    exemption_group: str
+    exemption_tag: str
+    owner_tag: str
+    secret_name_format: str
+    reader_principals: tuple[str, ...]
     # The customer-managed policy (member-role template) letting a user read its own secret.
-    read_policy_name: str | None = "keyrotate-read-own-secret"
-    force_users: frozenset[tuple[str, str]] = frozenset()
-    central_account: str | None = None  # None: secrets live in each member account
+    read_policy_name: str | None
+    force_users: frozenset[tuple[str, str]]
+    central_account: str | None  # None: secrets live in each member account
     # The KmsKeyId of secrets in the home region, None for aws/secretsmanager: the member
     # alias, or the central key (Settings.secrets_kms_key); replicas: kms_keys.key_in_region.
-    kms_key_id: str | None = None
-    replica_regions: tuple[str, ...] = ()
-    verify_new_keys: bool = False
-    # IAM is eventually consistent: the first check of a new key waits this long, doubling.
-    verify_first_wait: float = 1.0
-    scan_mode: str = "auto"  # auto | report | per-user
-    workers: int = 8
+    kms_key_id: str | None
+    replica_regions: tuple[str, ...]
+    verify_new_keys: bool
+    verify_first_wait: float
+    scan_mode: ScanMode
+    workers: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings, region: str) -> RunOptions:
+        """The run's options from validated settings (the one mapping between the two).
+
+        The home region may be known only now (the profile's): the central key is checked
+        against it again, before any change.
+        """
+        central = settings.secrets_account
+        if central is not None and settings.region is None:
+            check_central_key(
+                settings.secrets_kms_key_id,
+                central_account=central,
+                home_region=region,
+                replica_regions=settings.credential_replication_regions,
+            )
+        return cls(
+            policy=settings.policy(),
+            enforce=settings.enforce,
+            region=region,
+            exemption_group=settings.exemption_group,
+            exemption_tag=settings.exemption_tag,
+            owner_tag=settings.resource_owner_tag,
+            secret_name_format=settings.secret_name_format,
+            reader_principals=settings.secret_reader_principals,
+            read_policy_name=settings.read_policy_name or None,
+            force_users=settings.forced_user_ids(),
+            central_account=central,
+            kms_key_id=settings.secrets_kms_key,
+            replica_regions=settings.credential_replication_regions,
+            verify_new_keys=settings.verify_new_keys,
+            verify_first_wait=VERIFY_FIRST_WAIT_SECONDS,
+            scan_mode=settings.scan_mode,
+            workers=settings.workers,
+        )
 
     def secret_name(self, account_id: str, user_name: str) -> str:
         return self.secret_name_format.format(account_id=account_id, user_name=user_name)

@@ -19,7 +19,6 @@ from keyrotate.aws.organizations import (
     list_accounts,
 )
 from keyrotate.aws.session import AccountSessions, base_session, role_session_name
-from keyrotate.domain.kms_keys import check_central_key
 from keyrotate.domain.models import Account
 from keyrotate.domain.results import AccountResult, RunReport
 from keyrotate.notify import Notifier, NotifyOptions
@@ -87,40 +86,6 @@ def run_accounts(
     )
 
 
-def options_from(settings: Settings, region: str) -> RunOptions:
-    """The run's options from validated settings (the one mapping between the two).
-
-    The home region may be known only now (the profile's): the central key is checked
-    against it again, before any change.
-    """
-    central = settings.secrets_account
-    if central is not None and settings.region is None:
-        check_central_key(
-            settings.secrets_kms_key_id,
-            central_account=central,
-            home_region=region,
-            replica_regions=settings.credential_replication_regions,
-        )
-    return RunOptions(
-        policy=settings.policy(),
-        enforce=settings.enforce,
-        region=region,
-        exemption_group=settings.exemption_group,
-        exemption_tag=settings.exemption_tag,
-        owner_tag=settings.resource_owner_tag,
-        secret_name_format=settings.secret_name_format,
-        reader_principals=settings.secret_reader_principals,
-        read_policy_name=settings.read_policy_name or None,
-        force_users=settings.forced_user_ids(),
-        central_account=settings.secrets_account,
-        kms_key_id=settings.secrets_kms_key,
-        replica_regions=settings.credential_replication_regions,
-        verify_new_keys=settings.verify_new_keys,
-        scan_mode=settings.scan_mode.value,
-        workers=settings.workers,
-    )
-
-
 def notify_options_from(settings: Settings) -> NotifyOptions:
     return NotifyOptions(
         admin_email_address=settings.admin_email_address or "",
@@ -183,7 +148,8 @@ def connect(settings: Settings, *, run_id: str = "run") -> Organization:
     inventory = list_inventory(settings, sessions)
     # Templates and transport first: a bad mail setting stops the run before any change.
     notifier = Notifier.from_options(notify_options_from(settings), sessions.base)
-    return Organization(sessions, inventory, options_from(settings, sessions.region), notifier)
+    options = RunOptions.from_settings(settings, sessions.region)
+    return Organization(sessions, inventory, options, notifier)
 
 
 def run_organization(

@@ -35,6 +35,7 @@ from datetime import datetime
 
 from keyrotate.aws.iam import Iam, IamUser
 from keyrotate.aws.secrets import SecretInfo, SecretStore
+from keyrotate.config import ScanMode
 from keyrotate.domain.credential_report import (
     CredentialReport,
     ReportFormatError,
@@ -44,15 +45,15 @@ from keyrotate.domain.credential_report import (
     pseudo_keys,
 )
 from keyrotate.domain.engine import plan
-from keyrotate.domain.errors import AccessDenied, AwsError, InputError
+from keyrotate.domain.errors import AccessDenied, AwsError
 from keyrotate.domain.models import AccessKey, Exemption, KeyState, UserKeys
 from keyrotate.domain.secret_names import is_secret_name
 from keyrotate.domain.state_tags import HELD_KEY_TAG, key_state, parse_exemption
 from keyrotate.service.options import RunOptions
 
+# Which path read an account (AccountResult.scan_path), not how it was asked to (ScanMode).
 SCAN_REPORT = "credential-report"
 SCAN_PER_USER = "per-user"
-SCAN_MODES = ("auto", "report", "per-user")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +157,12 @@ def scan(
     account fails if it cannot be had. ``per-user``: never the report.
     """
     mode = options.scan_mode
-    if mode not in SCAN_MODES:
-        raise InputError("scan_mode", mode, 'use "auto", "report" or "per-user"')
-    if mode == SCAN_PER_USER:
+    if mode is ScanMode.PER_USER:
         return scan_per_user(account_id, iam, secrets, options)
     try:
         report = fetch_report(iam)
     except AwsError as exc:
-        if mode == "report":
+        if mode is ScanMode.REPORT:
             raise type(exc)(
                 exc.operation,
                 exc.code,
