@@ -8,7 +8,7 @@ times only ``plan()`` over all of them with ``time.perf_counter`` (best of --rep
 CPU time is printed beside it), once handing each plan on and once keeping all of them, then
 measures peak memory with ``tracemalloc`` in a separate pass so tracing does not distort the
 timing. The input users are frozen out of the garbage collector (gc.freeze) before timing;
-the collector stays on for everything plan() allocates. Target (issue 2): >= 200,000 users/s.
+the collector stays on for everything plan() allocates. Target: >= 200,000 users/s.
 """
 
 from __future__ import annotations

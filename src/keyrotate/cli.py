@@ -4,8 +4,8 @@ Adding a command (``run``, ``plan``, ``demo``, ...) takes two lines of plumbing:
 
     @main.command()
     @settings_options                       # --config --profile --region --enforce/--audit
-    @click.option("--since", default=None)  # --accounts --ou --force-user --workers
-    def plan(cli: CommandInput, since: str | None) -> None:    # --report --output
+    @click.option("--as-of", default=None)  # --accounts --ou --force-user --workers
+    def plan(cli: CommandInput, as_of: str | None) -> None:    # --report --output
         settings = cli.settings             # validated; flag > env > file > default
         ...
         if cli.output == "json": ...

@@ -1,4 +1,4 @@
-"""A rotation with exactly the environment deploy/main.yaml gives the functions (issue 10).
+"""A rotation with exactly the environment deploy/main.yaml gives the functions.
 
 For each secrets mode, the functions' environment is resolved from the template
 (:mod:`tests.functional.deployed_env`: defaults, the parameters deploy/README.md tells an

@@ -245,7 +245,7 @@ def test_environment_names_follow_the_pattern_parameters(field: str, env_name: s
     assert ENV_NAMES[field] == env_name
 
 
-# Each secrets mode refuses the other's key setting (issue 10): these replace the central
+# Each secrets mode refuses the other's key setting: these replace the central
 # samples' mode-specific entries to make a member-mode set.
 MEMBER_MODE_SAMPLES: dict[str, tuple[str, object]] = {
     "store_secrets_in_central_account": ("False", False),

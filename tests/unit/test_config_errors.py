@@ -135,7 +135,7 @@ BAD_INPUTS: tuple[BadInput, ...] = (
              {"SecretReaderPrincipals": "arn:aws:iam::123:role/app"}),
     BadInput("central-mode-without-account", "central_account (CentralAccount)", "None",
              {"StoreSecretsInCentralAccount": "True"}, also=("store_secrets_in_central_account",)),
-    # secrets: which KMS key, per mode (issue 10)
+    # secrets: which KMS key, per mode
     BadInput("member-mode-with-a-central-key", "secrets_kms_key_id (SecretsKmsKeyId)",
              f"'{KEY_ID}'", {"SecretsKmsKeyId": KEY_ID},
              also=("store_secrets_in_central_account", "member_secrets_kms_key_alias")),

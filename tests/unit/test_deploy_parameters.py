@@ -1,4 +1,4 @@
-"""No value main.yaml accepts is refused by the code at run time (issue 10, item 3).
+"""No value main.yaml accepts is refused by the code at run time.
 
 CloudFormation checks each parameter alone (MinValue/MaxValue, AllowedPattern) and cannot
 compare two. The code's policy is a set of linear inequalities over the numbers (all > 0,

@@ -18,7 +18,6 @@ from keyrotate.notify import (
     NotifyOptions,
     Templates,
     build_transport,
-    notify_run,
     send_all,
 )
 from tests.unit.notify_support import assert_no_secret, org_report, parts
@@ -120,7 +119,7 @@ def test_notify_run_with_file_options_writes_every_mail_to_mail_dir(tmp_path: Pa
     options = NotifyOptions(
         admin_email_address="admin@example.com", email_transport="file", mail_dir=str(tmp_path)
     )
-    results = notify_run(org_report("enforce"), RotationPolicy(), options)
+    results = Notifier.from_options(options).notify_run(org_report("enforce"), RotationPolicy())
     assert len(results) == 5
     assert all(r.sent for r in results)
     assert (tmp_path / "admin-admin@example.com.eml").exists()
@@ -128,7 +127,7 @@ def test_notify_run_with_file_options_writes_every_mail_to_mail_dir(tmp_path: Pa
 
 def test_transport_none_sends_nothing_and_reports_nothing() -> None:
     options = NotifyOptions(admin_email_address="admin@example.com", email_transport="none")
-    assert notify_run(org_report("enforce"), RotationPolicy(), options) == ()
+    assert Notifier.from_options(options).notify_run(org_report("enforce"), RotationPolicy()) == ()
 
 
 @pytest.mark.parametrize(

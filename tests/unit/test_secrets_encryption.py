@@ -1,4 +1,4 @@
-"""Which KMS key each secrets mode names, and which user names a secret can hold (issue 10).
+"""Which KMS key each secrets mode names, and which user names a secret can hold.
 
 The refusals themselves (exit 2, field named) are rows of tests/unit/test_config_errors.py;
 these tests pin what the accepted settings turn into.

@@ -116,7 +116,3 @@ def translate(operation: str, hint: str = "") -> Iterator[None]:
         yield
     except (ClientError, BotoCoreError) as exc:
         raise aws_error(exc, operation, hint) from exc
-
-
-# The name the IAM and Secrets Manager adapters use: the same context manager.
-aws_call = translate

@@ -33,7 +33,7 @@ PERMISSIONS: tuple[str, ...] = (
     "iam:UntagUser",
     "iam:AttachUserPolicy",
     "iam:ListAttachedUserPolicies",
-    # The bulk scan (issue 7): a handful of calls per account instead of several per user.
+    # The bulk scan: a handful of calls per account instead of several per user.
     "iam:GetAccountAuthorizationDetails",
     "iam:GenerateCredentialReport",
     "iam:GetCredentialReport",

@@ -4,8 +4,8 @@ A region name is "known" when botocore lists it in ``endpoints.json`` or ``parti
 for any partition (aws, aws-cn, aws-us-gov, and the isolated ones). The ``*-global``
 pseudo-regions are not regions a person can deploy to and are left out.
 
-This is the one module outside :mod:`keyrotate.aws` that imports botocore: it only reads the
-data files botocore ships, so configuration can reject ``us-esat-1`` before any AWS call.
+It only reads the data files botocore ships (no client, no call), so configuration can reject
+``us-esat-1`` before any AWS call.
 
     >>> partition_for_region("us-gov-west-1")
     'aws-us-gov'

@@ -71,7 +71,7 @@ def value_version(name: str, key_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"keyrotate:{name}:{key_id}"))
 
 
-def read_policy(secret_arn: str, readers: Sequence[str]) -> str:
+def read_policy(readers: Sequence[str]) -> str:
     """Only ``readers`` (the user first) may read; every other principal is denied.
 
     The deny names read actions only, so the rotation role can still write new versions.
@@ -176,7 +176,7 @@ class SecretStore:
         with translate("secretsmanager:PutResourcePolicy"):
             self._client.put_resource_policy(
                 SecretId=name,
-                ResourcePolicy=read_policy(existing.arn, readers),
+                ResourcePolicy=read_policy(readers),
                 BlockPublicPolicy=True,
             )
         token = value_version(name, value["AccessKeyId"])

@@ -360,7 +360,7 @@ class Settings(BaseModel):
             object.__setattr__(self, threshold_field, getattr(self, base_field) + window)
 
     def _check_secrets_encryption(self) -> None:
-        """Each mode names only keys the account storing the secret can use (issue 10)."""
+        """Each mode names only keys the account storing the secret can use."""
         central = self.secrets_account
         if central is None:
             if self.secrets_kms_key_id is not None:

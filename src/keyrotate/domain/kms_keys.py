@@ -1,4 +1,4 @@
-"""Which KMS key encrypts a secret in each region it lives in (issue 10).
+"""Which KMS key encrypts a secret in each region it lives in.
 
 Secrets Manager resolves a ``KmsKeyId`` the way KMS does: a bare key id or ``alias/...``
 names a key of the *calling* account in the secret's region; an ARN names its own account

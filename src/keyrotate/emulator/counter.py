@@ -1,6 +1,6 @@
 """Count the API calls clients make, by operation and by the account that makes them.
 
-At organization scale the limit is IAM's rate limits, not CPU (issue 7), so designs are
+At organization scale the limit is IAM's rate limits, not CPU, so designs are
 compared by the calls they spend. Counting on the server side sees every client and process.
 """
 

@@ -1,19 +1,16 @@
 """E-mail notifications: who hears what after a run, rendered from editable templates.
 
-Entry points (each returns ``tuple[NotificationResult, ...]`` and never raises for a failed
-send; failures are retried 3 times, then recorded with ``sent=False``)::
-
-    notify_run(report, policy, options, session)        # one process: owners, then digest
-    notify_account(account_result, mode=..., started=..., options=..., session=...)
-                                                        # rotate_account Lambda: that
-                                                        # account's owners only
-    notify_admin(report, failed_notifications, policy, options, session)
-                                                        # digest Lambda: admin digest only
-
-Each builds a :class:`Notifier` (templates read, transport chosen) from
-:class:`NotifyOptions`; the service may build one itself at start-up with
-``Notifier.from_options`` so that a bad template or transport setting raises
+Entry point: :class:`Notifier`, built once at start-up with ``Notifier.from_options`` (the
+templates read, the transport chosen), so that a bad template or transport setting raises
 :class:`~keyrotate.domain.errors.InputError` (naming the setting) before any key changes.
+Each of its methods returns ``tuple[NotificationResult, ...]`` and never raises for a failed
+send (failures are retried 3 times, then recorded with ``sent=False``)::
+
+    notifier.notify_run(report, policy)          # one process: owners, then the digest
+    notifier.notify_account(account_result, mode=..., started=...)
+                                                 # rotate_account Lambda: its owners only
+    notifier.notify_admin(report, policy, failed_notifications)
+                                                 # digest Lambda: the admin digest only
 
 Recipients, one mail per address per run, never one per action:
 
@@ -46,7 +43,7 @@ SecureString parameters, any mode), ``file`` (``.eml`` files in ``mail_dir``), `
 from __future__ import annotations
 
 from keyrotate.notify.message import Message
-from keyrotate.notify.notifier import Notifier, notify_account, notify_admin, notify_run
+from keyrotate.notify.notifier import Notifier
 from keyrotate.notify.options import NotifyOptions
 from keyrotate.notify.render import Templates
 from keyrotate.notify.transports import (
@@ -70,8 +67,5 @@ __all__ = [
     "Templates",
     "Transport",
     "build_transport",
-    "notify_account",
-    "notify_admin",
-    "notify_run",
     "send_all",
 ]

@@ -168,37 +168,3 @@ class Notifier:
         owners = self._notify_owners(report.accounts, mode=report.mode, started=report.started)
         failed = [n for n in (*report.notifications, *owners) if not n.sent]
         return owners + self.notify_admin(report, policy, failed)
-
-
-def notify_run(
-    report: RunReport,
-    policy: RotationPolicy,
-    options: NotifyOptions,
-    session: Session | None = None,
-) -> tuple[NotificationResult, ...]:
-    return Notifier.from_options(options, session).notify_run(report, policy)
-
-
-def notify_account(
-    account: AccountResult,
-    *,
-    mode: str,
-    started: datetime,
-    options: NotifyOptions,
-    session: Session | None = None,
-) -> tuple[NotificationResult, ...]:
-    return Notifier.from_options(options, session).notify_account(
-        account, mode=mode, started=started
-    )
-
-
-def notify_admin(
-    report: RunReport,
-    failed_notifications: Iterable[NotificationResult],
-    policy: RotationPolicy,
-    options: NotifyOptions,
-    session: Session | None = None,
-) -> tuple[NotificationResult, ...]:
-    return Notifier.from_options(options, session).notify_admin(
-        report, policy, failed_notifications
-    )

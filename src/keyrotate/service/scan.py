@@ -3,7 +3,7 @@
 Fetching and judging stay apart (Prowler's lesson): this module only loads typed records;
 :func:`keyrotate.domain.plan` judges them.
 
-Two paths (issue 7: at organization scale the limit is IAM's rate limits, so calls count):
+Two paths (at organization scale the limit is IAM's rate limits, so calls count):
 
 - **per-user**: the directory, then per user ListAccessKeys + one GetAccessKeyLastUsed per
   key. Exact, and about 1 + 2 calls per user.
