@@ -81,26 +81,25 @@ def audit(url: str, accounts: list[tuple[str, str]], mode: str, workers: int) ->
     )
     import boto3
 
+    from keyrotate.aws.organizations import Inventory
     from keyrotate.aws.session import AccountSessions
     from keyrotate.config import Settings
     from keyrotate.domain.models import Account, ActionKind
-    from keyrotate.service.options import RunOptions, utc_now
+    from keyrotate.service.context import RunContext
+    from keyrotate.service.options import RunOptions
     from keyrotate.service.organization import run_accounts
+    from keyrotate.service.spill import SpilledAccounts
 
     sessions = AccountSessions(boto3.Session(), ROLE, region="us-east-1")
-    settings = {"scan_mode": mode, "workers": workers, "read_policy_name": None}
-    options = RunOptions.from_settings(Settings.model_validate(settings), "us-east-1")
+    settings = Settings.model_validate(
+        {"scan_mode": mode, "workers": workers, "read_policy_name": None}
+    )
+    options = RunOptions.from_settings(settings, "us-east-1")
+    context = RunContext(settings, "bench", sessions, options)
+    inventory = Inventory(tuple(Account(a, n, f"{n}@example.com") for a, n in accounts), ())
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
-    now = utc_now()
-    report = run_accounts(
-        [Account(a, n, f"{n}@example.com") for a, n in accounts],
-        [],
-        sessions,
-        options,
-        now=now,
-        clock=utc_now,
-    )
+    report = run_accounts(context, inventory, SpilledAccounts())
     wall = time.perf_counter() - started
     needing = users = 0
     paths: Counter[str] = Counter()

@@ -47,8 +47,11 @@ from keyrotate.domain.results import RunReport
 from keyrotate.domain.summary import summarize_run
 from keyrotate.logredact import LOG_LEVEL_ENV, LOG_LEVELS, cli_logging
 from keyrotate.service.calendar import calendar_rows
-from keyrotate.service.organization import connect, run_organization
+from keyrotate.service.context import LOCAL_RUN_ID, RunContext
+from keyrotate.service.organization import run_organization
 from keyrotate.service.report import exit_code, write_document, write_report
+from keyrotate.service.results import KeptAccounts
+from keyrotate.service.spill import SpilledAccounts
 
 OutputFormat = Literal["table", "json"]
 R = TypeVar("R")
@@ -253,10 +256,11 @@ def _finish(cli: CommandInput, report: RunReport, console: Console) -> None:
 def run_command(cli: CommandInput) -> None:
     """Audit (default) or --enforce every account of the organization in scope."""
     console = Console(stderr=False, width=None if sys.stdout.isatty() else 160)
-    organization = connect(cli.settings)
-    total = len(organization.inventory.accounts)
+    context = RunContext.from_settings(cli.settings, LOCAL_RUN_ID)
+    inventory = context.list_inventory()
+    total = len(inventory.accounts)
     with account_progress(Console(stderr=True), total, f"{cli.settings.mode} run") as tick:
-        report = run_organization(organization, on_account_done=tick)
+        report = run_organization(context, inventory, SpilledAccounts(), on_account_done=tick)
     _finish(cli, report, console)
 
 
@@ -286,11 +290,15 @@ def plan_command(cli: CommandInput, as_of: str | None) -> None:
     """
     settings = cli.settings.model_copy(update={"dry_run": True})
     until = _as_of(as_of, datetime.now(UTC))
-    organization = connect(settings)
-    total = len(organization.inventory.accounts)
+    context = RunContext.from_settings(settings, LOCAL_RUN_ID)
+    inventory = context.list_inventory()
+    total = len(inventory.accounts)
     with account_progress(Console(stderr=True), total, "audit") as tick:
-        report = run_organization(organization, on_account_done=tick, notify=False, spill=False)
-    rows = calendar_rows(report, organization.options.policy, until)
+        # In memory: the calendar replays each user's engine inputs, which a spill drops.
+        report = run_organization(
+            context, inventory, KeptAccounts(), on_account_done=tick, notify=False
+        )
+    rows = calendar_rows(report, context.options.policy, until)
     if cli.report_path is not None:
         write_report(report, cli.report_path)
     if cli.output == "json":

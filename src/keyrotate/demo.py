@@ -23,9 +23,11 @@ from keyrotate.domain.results import RunReport
 from keyrotate.emulator.demo_org import DemoManifest, seed_demo_organization
 from keyrotate.emulator.seed import iam_client
 from keyrotate.emulator.server import EmulatorServer
+from keyrotate.service.context import RunContext
 from keyrotate.service.options import Clock, utc_now
-from keyrotate.service.organization import connect, run_organization
+from keyrotate.service.organization import run_organization
 from keyrotate.service.report import write_report
+from keyrotate.service.spill import SpilledAccounts
 
 ROLE_NAME = "keyrotate-member"
 READ_POLICY_NAME = "keyrotate-read-own-secret"
@@ -114,7 +116,8 @@ def run_demo(out_dir: Path, *, clock: Clock = utc_now, extra: Mapping[str, str] 
         reports: dict[str, RunReport] = {}
         for mode in ("audit", "enforce"):
             settings = demo_settings(out_dir, enforce=mode == "enforce", extra=extra)
-            report = run_organization(connect(settings, run_id=f"demo-{mode}"), clock=clock)
+            context = RunContext.from_settings(settings, f"demo-{mode}", clock=clock)
+            report = run_organization(context, context.list_inventory(), SpilledAccounts())
             write_report(report, out_dir / f"{mode}-report.json")
             reports[mode] = report
     return DemoRun(manifest, reports["audit"], reports["enforce"], out_dir)

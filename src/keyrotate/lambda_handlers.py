@@ -31,6 +31,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from keyrotate.domain.errors import InputError
 from keyrotate.logredact import protect
 from keyrotate.service import lambda_flow
+from keyrotate.service.context import RunContext
 from keyrotate.service.lambda_events import (
     DigestEvent,
     InventoryEvent,
@@ -88,7 +89,8 @@ def inventory_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
     parsed = parse_event(InventoryEvent, event)
     logger.append_keys(run_id=parsed.run_id)
     settings = lambda_flow.settings_for(parsed.request.mode, os.environ)
-    result = lambda_flow.inventory(settings, parsed.run_id, parsed.map_mode)
+    run = RunContext.from_settings(settings, parsed.run_id)
+    result = lambda_flow.inventory(run, parsed.map_mode)
     logger.info(
         "inventory listed",
         extra={
@@ -108,7 +110,8 @@ def rotate_account_handler(event: dict[str, Any], context: LambdaContext) -> dic
     parsed = parse_event(RotateAccountEvent, event)
     logger.append_keys(run_id=parsed.run_id, account_id=parsed.account.account_id)
     settings = lambda_flow.settings_for(parsed.mode, os.environ)
-    item = lambda_flow.rotate_one(settings, parsed.run_id, parsed.account)
+    run = RunContext.from_settings(settings, parsed.run_id)
+    item = lambda_flow.rotate_one(run, parsed.account)
     summary = item.model_dump(mode="json")  # what the digest parses back as that model
     logger.info(
         "account done",
@@ -130,7 +133,8 @@ def digest_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     parsed = parse_event(DigestEvent, event)
     logger.append_keys(run_id=parsed.run_id)
     settings = lambda_flow.settings_for(parsed.mode, os.environ)
-    result = lambda_flow.digest(settings, parsed)
+    run = RunContext.from_settings(settings, parsed.run_id)
+    result = lambda_flow.digest(run, parsed)
     metrics.add_dimension(name="mode", value=parsed.mode)
     for name, key in RUN_METRICS.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=int(result[key]))

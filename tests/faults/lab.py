@@ -50,12 +50,10 @@ from keyrotate.emulator.seed import (
 from keyrotate.emulator.server import post, quiet_werkzeug
 from keyrotate.emulator.strict import StrictMiddleware
 from keyrotate.notify import Notifier
+from keyrotate.service.context import RunContext, notify_options_from
 from keyrotate.service.options import Clock, RunOptions, utc_now
-from keyrotate.service.organization import (
-    Organization,
-    notify_options_from,
-    run_organization,
-)
+from keyrotate.service.organization import run_organization
+from keyrotate.service.spill import SpilledAccounts
 from tests.strict_emulator import LAB_STRICTNESS
 
 REGION = "us-east-1"
@@ -574,7 +572,7 @@ def enforce_run(
     adjust: Callable[[RunOptions], RunOptions] | None = None,
     **extra: str,
 ) -> RunReport:
-    """One organization run in this process, as ``connect``/``run_organization`` do it, with
+    """One organization run in this process, as ``keyrotate run`` does it, with
     ``attempts`` botocore attempts per call so that an exhausted fault costs under a second.
     ``adjust`` changes run options no setting reaches (e.g. the verification's first wait).
     """
@@ -594,8 +592,8 @@ def enforce_run(
     options = RunOptions.from_settings(settings, REGION)
     if adjust is not None:
         options = adjust(options)
-    organization = Organization(sessions, inventory, options, notifier)
-    return run_organization(organization, clock=clock)
+    context = RunContext(settings, "faults", sessions, options, clock=clock, notifier=notifier)
+    return run_organization(context, inventory, SpilledAccounts())
 
 
 def outcomes(report: RunReport, org: Org) -> dict[tuple[str, str], tuple[tuple[str, str], ...]]:

@@ -1,9 +1,10 @@
 """The three steps of a run on AWS Step Functions: inventory, one account, digest.
 
-Each step is the one-process run cut at its seams, reusing the same service code:
-``list_inventory`` (organization), ``run_account`` (one account), ``Notifier`` (owner mail
-per account, the admin digest once), ``service.report`` (the run report). The Lambda
-handlers (:mod:`keyrotate.lambda_handlers`) only parse events and call these functions.
+Each step is the one-process run cut at its seams, reusing the same service code and the
+same wiring (:class:`~keyrotate.service.context.RunContext`): the inventory, ``run_account``
+(one account), the notifier (owner mail per account, the admin digest once),
+``service.report`` (the run report). The Lambda handlers (:mod:`keyrotate.lambda_handlers`)
+only parse events, make the context and call these functions.
 
 Objects in ``ReportBucket`` (under ``ReportPrefix``), per run:
 
@@ -24,7 +25,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from keyrotate.aws.s3 import make_client
 from keyrotate.aws.s3_objects import get_json, put_json
 from keyrotate.config import Settings, load_settings
 from keyrotate.domain.errors import AwsError, InputError
@@ -36,8 +36,8 @@ from keyrotate.domain.summary import (
     summarize_notifications,
     total,
 )
-from keyrotate.notify import Notifier
 from keyrotate.service.account import run_account
+from keyrotate.service.context import RunContext
 from keyrotate.service.lambda_events import (
     AccountItem,
     AccountSummaryItem,
@@ -46,12 +46,6 @@ from keyrotate.service.lambda_events import (
     Mode,
     ResultWriterDetails,
     parse_event,
-)
-from keyrotate.service.options import Clock, RunOptions, utc_now
-from keyrotate.service.organization import (
-    list_inventory,
-    notify_options_from,
-    open_sessions,
 )
 from keyrotate.service.report import to_document
 from keyrotate.service.report_io import (
@@ -93,16 +87,9 @@ def settings_for(mode: Mode | None, env: Mapping[str, str]) -> Settings:
     return settings
 
 
-def run_key(settings: Settings, run_id: str, name: str) -> str:
-    return f"{settings.report_prefix}{run_id}/{name}"
-
-
-def account_report_key(settings: Settings, run_id: str, account_id: str) -> str:
-    return run_key(settings, run_id, f"accounts/{account_id}.json")
-
-
-def _s3(settings: Settings) -> S3Client:
-    return make_client(None, settings.region)
+def run_key(context: RunContext, name: str) -> str:
+    """Where the run's object ``name`` lives in the report bucket."""
+    return f"{context.settings.report_prefix}{context.run_id}/{name}"
 
 
 # -- inventory -------------------------------------------------------------------------------
@@ -118,12 +105,13 @@ def account_item(account: Account) -> dict[str, str]:
     }
 
 
-def inventory(settings: Settings, run_id: str, map_mode: str) -> dict[str, Any]:
+def inventory(context: RunContext, map_mode: str) -> dict[str, Any]:
     """The accounts in scope as Map items; in distributed mode written to S3 instead.
 
     Returns ``{run_id, mode, accounts, skipped, items_bucket, items_key}`` (the state
     machine's ResultSelector needs every key). No change anywhere but the items object.
     """
+    settings = context.settings
     bucket = settings.report_bucket
     if map_mode == "distributed" and not bucket:
         raise InputError(
@@ -131,13 +119,13 @@ def inventory(settings: Settings, run_id: str, map_mode: str) -> dict[str, Any]:
             bucket,
             "set ReportBucket: the distributed map reads its items from S3",
         )
-    found = list_inventory(settings, open_sessions(settings, run_id))
+    found = context.list_inventory()
     accounts = [account_item(a) for a in found.accounts]
     skipped = [
         {**account_item(a), "status": a.status, "reason": reason} for a, reason in found.skipped
     ]
     result: dict[str, Any] = {
-        "run_id": run_id,
+        "run_id": context.run_id,
         "mode": settings.mode,
         "accounts": accounts,
         "skipped": skipped,
@@ -146,7 +134,7 @@ def inventory(settings: Settings, run_id: str, map_mode: str) -> dict[str, Any]:
         "accounts_in_scope": len(accounts),
     }
     if map_mode == "distributed" and bucket:
-        key = put_json(_s3(settings), bucket, run_key(settings, run_id, "accounts.json"), accounts)
+        key = put_json(context.s3, bucket, run_key(context, "accounts.json"), accounts)
         result.update(accounts=[], items_bucket=bucket, items_key=key)
     return result
 
@@ -154,21 +142,18 @@ def inventory(settings: Settings, run_id: str, map_mode: str) -> dict[str, Any]:
 # -- one account -----------------------------------------------------------------------------
 
 
-def rotate_one(
-    settings: Settings, run_id: str, item: AccountItem, *, clock: Clock = utc_now
-) -> AccountSummaryItem:
+def rotate_one(context: RunContext, item: AccountItem) -> AccountSummaryItem:
     """Scan, plan, act (enforce), store and notify one account; return its summary.
 
     An account whose role cannot be assumed, or whose calls are denied, comes back with
     ``status: failed`` and the reason (``run_account`` never raises for AWS errors).
     """
     account = Account(item.account_id, item.name, item.email, ou_path=item.ou_path)
-    sessions = open_sessions(settings, run_id)
-    options = RunOptions.from_settings(settings, sessions.region)
+    settings, options, clock = context.settings, context.options, context.clock
     # Templates and transport first: a bad mail setting fails before any key changes.
-    notifier = Notifier.from_options(notify_options_from(settings), sessions.base)
+    notifier = context.notifier
     now = clock()
-    result = run_account(account, sessions, options, now=now, clock=clock)
+    result = run_account(account, context.sessions, options, now=now, clock=clock)
     notifications = notifier.notify_account(result, mode=settings.mode, started=now)
     counts = summarize_account(result, past_rotation_cutoff(options.policy, now))
     summary = AccountSummaryItem.of(result, counts + summarize_notifications(notifications))
@@ -176,12 +161,12 @@ def rotate_one(
     if not bucket:
         return summary
     document = account_document(
-        result, run_id=run_id, mode=settings.mode, started=now, notifications=notifications
+        result, run_id=context.run_id, mode=settings.mode, started=now, notifications=notifications
     )
-    key = account_report_key(settings, run_id, account.account_id)
+    key = run_key(context, f"accounts/{account.account_id}.json")
     try:
         return summary.model_copy(
-            update={"report_key": put_json(_s3(settings), bucket, key, document)}
+            update={"report_key": put_json(context.s3, bucket, key, document)}
         )
     except AwsError as exc:
         # The account's work is done; losing its detail must not undo or hide it.
@@ -258,7 +243,7 @@ def _account_of(item: AccountSummaryItem) -> Account:
 
 
 def _rebuild(
-    items: Iterable[AccountSummaryItem], settings: Settings
+    items: Iterable[AccountSummaryItem], context: RunContext
 ) -> tuple[list[AccountResult], list[NotificationResult], bool]:
     """Each account's full results from its document; from its summary when there is none.
 
@@ -268,15 +253,14 @@ def _rebuild(
     accounts: list[AccountResult] = []
     notifications: list[NotificationResult] = []
     complete = True
-    bucket = settings.report_bucket
-    client = _s3(settings) if bucket else None
+    bucket = context.settings.report_bucket
     for item in items:
         if item.status == "failed":
             accounts.append(AccountResult(_account_of(item), error=failure_reason(item)))
             continue
-        if bucket and client is not None and item.report_key:
+        if bucket and item.report_key:
             try:
-                document = get_json(client, bucket, item.report_key)
+                document = get_json(context.s3, bucket, item.report_key)
                 accounts.append(account_result_from_document(document))
                 notifications.extend(notifications_from_document(document))
                 continue
@@ -302,18 +286,19 @@ def _counted_notifications(item: AccountSummaryItem) -> list[NotificationResult]
     ]
 
 
-def digest(settings: Settings, event: DigestEvent, *, clock: Clock = utc_now) -> dict[str, Any]:
+def digest(context: RunContext, event: DigestEvent) -> dict[str, Any]:
     """All accounts in: the admin digest mailed, the run report written, the run's totals.
 
     ``accounts_failed`` (read by the state machine's AnyAccountFailed choice) counts the
     accounts that failed, including those the Map's Catch recorded.
     """
+    settings = context.settings
     if event.result_writer is not None:
-        items = map_results(make_client(None, settings.region), event.result_writer)
+        items = map_results(context.s3, event.result_writer)
     else:
         items = list(event.results or ())
     items.sort(key=lambda i: i.account_id)
-    accounts, owner_notifications, complete = _rebuild(items, settings)
+    accounts, owner_notifications, complete = _rebuild(items, context)
     skipped = [
         AccountResult(
             Account(s.account_id, s.name, s.email, status=s.status, ou_path=s.ou_path),
@@ -326,14 +311,15 @@ def digest(settings: Settings, event: DigestEvent, *, clock: Clock = utc_now) ->
     report = RunReport(
         mode=event.mode,
         started=event.started_at,
-        finished=clock(),
+        finished=context.clock(),
         accounts=(*accounts, *skipped),
         notifications=tuple(owner_notifications),
     )
-    notifier = Notifier.from_options(notify_options_from(settings))
     failed_owner_mail = [n for n in owner_notifications if not n.sent]
     by_account = {i.account_id: c for i, c in zip(items, counted, strict=True)}
-    admin = notifier.notify_admin(report, settings.policy(), failed_owner_mail, by_account)
+    admin = context.notifier.notify_admin(
+        report, context.options.policy, failed_owner_mail, by_account
+    )
     report = replace(report, notifications=report.notifications + admin)
     summary = (
         total(counted)
@@ -344,9 +330,9 @@ def digest(settings: Settings, event: DigestEvent, *, clock: Clock = utc_now) ->
     report_key = None
     if settings.report_bucket:
         report_key = put_json(
-            _s3(settings),
+            context.s3,
             settings.report_bucket,
-            run_key(settings, event.run_id, "report.json"),
+            run_key(context, "report.json"),
             to_document(report, summary),
         )
     failed = [i for i in items if i.status == "failed"]

@@ -1,0 +1,126 @@
+"""A run's wiring, made once from the validated settings.
+
+The CLI, the demo and each of the three Lambda steps start from
+:meth:`RunContext.from_settings`: the same sessions, options, notifier and S3 client, made
+the same way, whoever runs. Building a context makes no AWS call.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from keyrotate.aws.organizations import (
+    Inventory,
+    inventory_client,
+    inventory_principal,
+    list_accounts,
+)
+from keyrotate.aws.s3 import make_client
+from keyrotate.aws.session import AccountSessions, base_session, role_session_name
+from keyrotate.notify import Notifier, NotifyOptions
+from keyrotate.service.options import Clock, RunOptions, utc_now
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from keyrotate.config import Settings
+
+DEFAULT_REGION = "us-east-1"
+# A run outside Step Functions has no execution name: CloudTrail shows keyrotate-run.
+LOCAL_RUN_ID = "run"
+
+
+class RunContext:
+    """The connections and options of one run, shared by every account of it.
+
+    The notifier and the S3 client are made when first asked for: the inventory step never
+    mails, and its role may not read the operator's template overrides. Every caller that
+    can change a key asks for the notifier before the first change, so a bad template or
+    transport setting stops the run before anything is done.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        run_id: str,
+        sessions: AccountSessions,
+        options: RunOptions,
+        *,
+        clock: Clock = utc_now,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.settings = settings
+        self.run_id = run_id  # the Step Functions execution name, or LOCAL_RUN_ID
+        self.sessions = sessions
+        self.options = options
+        self.clock = clock
+        self._notifier = notifier
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, run_id: str, *, clock: Clock = utc_now
+    ) -> RunContext:
+        """Sessions (the caller's own, and the member roles by account), then the options,
+        checked against the home region the sessions settled on."""
+        base = base_session(settings.profile, settings.region)
+        region = settings.region or base.region_name or DEFAULT_REGION
+        sessions = AccountSessions(
+            base,
+            settings.iam_role_name,
+            region=region,
+            session_name=role_session_name(run_id, settings.session_name),
+            external_id=settings.external_id,
+            assume_in_own_account=False,
+        )
+        options = RunOptions.from_settings(settings, region)
+        return cls(settings, run_id, sessions, options, clock=clock)
+
+    @property
+    def notifier(self) -> Notifier:
+        """Templates read and transport chosen, once (``InputError`` naming a bad setting)."""
+        if self._notifier is None:
+            self._notifier = Notifier.from_options(
+                notify_options_from(self.settings), self.sessions.base
+            )
+        return self._notifier
+
+    @functools.cached_property
+    def s3(self) -> S3Client:
+        """The run's S3 client: the report bucket and the Distributed Map's result files."""
+        return make_client(self.sessions.base, self.settings.region)
+
+    def list_inventory(self) -> Inventory:
+        """The accounts in scope, through OrgListRole when one is set (no change anywhere)."""
+        settings, sessions = self.settings, self.sessions
+        client = inventory_client(
+            sessions.base, settings.org_list_account, settings.org_list_role, sessions
+        )
+        return list_accounts(
+            client,
+            ou_ids=settings.organizational_units,
+            include=settings.include_accounts,
+            exclude=settings.exclude_accounts,
+            principal=inventory_principal(
+                settings.org_list_account, settings.org_list_role, sessions
+            ),
+        )
+
+
+def notify_options_from(settings: Settings) -> NotifyOptions:
+    return NotifyOptions(
+        admin_email_address=settings.admin_email_address or "",
+        email_transport=settings.email_transport.value,
+        email_sender=settings.email_sender or "",
+        ses_region=settings.effective_ses_region,
+        smtp_host=settings.smtp_host or "",
+        smtp_port=settings.smtp_port,
+        smtp_security=settings.smtp_security.value,
+        smtp_user_param_name=settings.smtp_user_param_name or "",
+        smtp_password_param_name=settings.smtp_password_param_name or "",
+        mail_dir=settings.mail_dir,
+        email_template_audit=settings.email_template_audit or "",
+        email_template_enforce=settings.email_template_enforce or "",
+        email_template_digest=settings.email_template_digest or "",
+        email_footer=settings.email_footer,
+    )
