@@ -2,7 +2,9 @@
 
 Each adapter in :mod:`keyrotate.aws` declares the IAM actions it calls beside the calls; this
 module says which adapters each principal of ``deploy/`` uses. ``tests/unit/test_permissions``
-checks that every role in the templates grants exactly these actions, no more, no less.
+checks that every role in the templates grants exactly these actions, no more, no less: in
+the enforce tier (``ROLES``) and in the audit tier (``AUDIT_ROLES``: ``DryRunFlag`` "True",
+member-role.yaml's ``MemberRoleTier`` "audit"), which grants none of ``WRITES``.
 """
 
 from __future__ import annotations
@@ -29,11 +31,15 @@ FUNCTION_RUNTIME = frozenset(
 ASSUME_ROLE = _declared(session.PERMISSIONS, "sts:AssumeRole")
 MAIL = frozenset(ses.PERMISSIONS) | frozenset(ssm.PERMISSIONS)  # SES, or SMTP via SSM
 
+# Every action by which keyrotate changes a user, a key, a tag or a secret: what an audit
+# never needs and its tier never grants (nor the KMS use that storing a secret implies;
+# kms:Decrypt itself is also the functions' runtime need, for their own data key).
+WRITES = frozenset(iam.WRITE_PERMISSIONS) | frozenset(secrets.WRITE_PERMISSIONS)
+
 # member-role.yaml: the role assumed in every account (scan, rotate, store in member mode);
 # the KMS actions only with MemberSecretsKmsKeyAlias (aws/secretsmanager needs no grant).
-MEMBER_ROLE = (
-    frozenset(iam.PERMISSIONS) | frozenset(secrets.PERMISSIONS) | frozenset(secrets.KMS_PERMISSIONS)
-)
+MEMBER_ROLE_AUDIT = frozenset(iam.READ_PERMISSIONS) | frozenset(secrets.READ_PERMISSIONS)
+MEMBER_ROLE = MEMBER_ROLE_AUDIT | WRITES | frozenset(secrets.KMS_PERMISSIONS)
 
 # org-list-role.yaml: the role that lists the organization's accounts
 ORG_LIST_ROLE = frozenset(organizations.PERMISSIONS)
@@ -42,24 +48,36 @@ ORG_LIST_ROLE = frozenset(organizations.PERMISSIONS)
 INVENTORY_FUNCTION = (
     FUNCTION_RUNTIME | ASSUME_ROLE | _declared(s3_objects.PERMISSIONS, "s3:PutObject")
 )
-ROTATE_ACCOUNT_FUNCTION = (
+ROTATE_ACCOUNT_FUNCTION_AUDIT = (
     FUNCTION_RUNTIME
     | ASSUME_ROLE
     | _declared(s3_objects.PERMISSIONS, "s3:PutObject")  # the account's detail document
     | frozenset(s3.PERMISSIONS)  # operator's template overrides
-    | frozenset(secrets.PERMISSIONS)  # central mode: secrets live in the deployment account
-    | frozenset(secrets.KMS_PERMISSIONS)
+    | frozenset(secrets.READ_PERMISSIONS)  # central mode: the state of the central secrets
     | MAIL
+)
+# Central mode: secrets live in the deployment account, written by this role.
+ROTATE_ACCOUNT_FUNCTION = (
+    ROTATE_ACCOUNT_FUNCTION_AUDIT
+    | frozenset(secrets.WRITE_PERMISSIONS)
+    | frozenset(secrets.KMS_PERMISSIONS)
 )
 DIGEST_FUNCTION = (
     FUNCTION_RUNTIME | frozenset(s3_objects.PERMISSIONS) | frozenset(s3.PERMISSIONS) | MAIL
 )
 
-# Role logical id in its template -> what it needs.
+# Role logical id in its template -> what it needs (enforce tier: the widest grant).
 ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("member-role.yaml", "MemberRole"): MEMBER_ROLE,
     ("org-list-role.yaml", "OrgListRoleResource"): ORG_LIST_ROLE,
     ("main.yaml", "InventoryRole"): INVENTORY_FUNCTION,
     ("main.yaml", "RotationRole"): ROTATE_ACCOUNT_FUNCTION,
     ("main.yaml", "DigestRole"): DIGEST_FUNCTION,
+}
+
+# The same roles as deployed for audit mode: reads, reports and mail, no change anywhere.
+AUDIT_ROLES: dict[tuple[str, str], frozenset[str]] = {
+    **ROLES,
+    ("member-role.yaml", "MemberRole"): MEMBER_ROLE_AUDIT,
+    ("main.yaml", "RotationRole"): ROTATE_ACCOUNT_FUNCTION_AUDIT,
 }

@@ -40,6 +40,7 @@ FUNCTION_ENVIRONMENT = {
     "DryRunFlag", "RotationPeriod", "InstallWindow", "RecoveryWindow", "WarnPeriod", "InUseDays",
     "IAMExemptionGroup", "IAMRoleName", "OrgListAccount", "OrgListRole", "AWSOrgID",
     "StoreSecretsInCentralAccount", "CredentialReplicationRegions", "AdminEmailAddress",
+    "AllowedEmailDomains",
     "ResourceOwnerTag", "EmailTemplateAudit", "EmailTemplateEnforce", "SMTPUserParamName",
     "SMTPPasswordParamName", "RunLambdaInVPC", "CentralAccount", "SecretsKmsKeyId",
     "MemberSecretsKmsKeyAlias",
@@ -152,8 +153,8 @@ def test_member_role_attaches_only_the_read_own_secret_policy() -> None:
         s
         for p in role["Properties"]["Policies"]
         for s in statements(p["PolicyDocument"])
-        if "iam:AttachUserPolicy" in s["Action"]
-    ]
+        if "iam:AttachUserPolicy" in s["Action"] and s["Effect"] == "Allow"
+    ]  # (the Deny fences name it too: test_iam_fences.py)
     assert len(attach) == 1
     assert attach[0]["Action"] == ["iam:AttachUserPolicy"]
     assert attach[0]["Condition"] == {
@@ -257,10 +258,15 @@ def test_the_member_role_may_use_only_the_aliased_member_key_through_secrets_man
     template = load("member-role.yaml")
     role = template["Resources"]["MemberRole"]["Properties"]["Policies"][0]["PolicyDocument"]
     (conditional,) = [
-        s["Fn::If"] for s in role["Statement"] if "Fn::If" in s
-    ]  # the only optional grant
+        s["Fn::If"]
+        for s in role["Statement"]
+        if "Fn::If" in s and any(a.startswith("kms:") for a in s["Fn::If"][1]["Action"])
+    ]  # the only KMS grant
     condition, statement, otherwise = conditional
-    assert (condition, otherwise) == ("HasMemberSecretsKey", {"Ref": "AWS::NoValue"})
+    assert (condition, otherwise) == ("EnforceWithMemberKey", {"Ref": "AWS::NoValue"})
+    assert template["Conditions"]["EnforceWithMemberKey"] == {
+        "Fn::And": [{"Condition": "Enforce"}, {"Condition": "HasMemberSecretsKey"}]
+    }
     assert statement["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
     assert statement["Condition"]["ForAnyValue:StringEquals"] == {
         "kms:ResourceAliases": {"Ref": "MemberSecretsKmsKeyAlias"}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from keyrotate.domain.errors import InputError
 from keyrotate.domain.models import ActionKind
 from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.results import AccountResult, NotificationResult, Outcome
@@ -181,3 +184,59 @@ def test_digest_is_sent_even_for_a_quiet_run_and_skipped_without_admin_address()
     assert "No action was planned or taken." in text
     without = Notifier(NotifyOptions(), Templates(), NoneTransport())
     assert without.digest_message(quiet, RotationPolicy()) is None
+
+
+# AllowedEmailDomains (keyrotate.domain.mail_domains): the code's half of the SES fence ----------
+def test_an_owner_outside_the_allowed_domains_is_reported_with_the_reason_not_mailed() -> None:
+    account = AccountResult(
+        PROD,
+        (
+            user(
+                "alice", [result(ActionKind.WARN, Outcome.NOTICE, "alice", 1)], owner="a@evil.test"
+            ),
+            user("bob", [result(ActionKind.WARN, Outcome.NOTICE, "bob", 2)], owner="b@Example.COM"),
+        ),
+    )
+    audiences, invalid = owner_audiences([account], ("example.com",))
+    assert {a.recipient for a in audiences} == {PROD.email, "b@example.com"}  # domain lowered
+    (refused,) = invalid
+    assert (refused.recipient, refused.role, refused.sent) == (
+        "a@evil.test",
+        "resource-owner",
+        False,
+    )
+    assert "outside AllowedEmailDomains (example.com): not mailed" in (refused.error or "")
+
+
+def test_an_account_email_outside_the_allowed_domains_is_not_mailed_either() -> None:
+    account = AccountResult(
+        PROD, (user("alice", [result(ActionKind.WARN, Outcome.NOTICE, "alice", 1)]),)
+    )
+    audiences, invalid = owner_audiences([account], ("example.org",))
+    assert audiences == ()
+    assert [(n.recipient, n.role) for n in invalid] == [(PROD.email, "account-owner")]
+
+
+def test_the_refused_owner_reaches_the_digest_through_the_notifier() -> None:
+    options = NotifyOptions(
+        admin_email_address="sec@example.com", allowed_email_domains=("example.com",)
+    )
+    notifier = Notifier(options, Templates.load(options), NoneTransport())
+    account = AccountResult(
+        PROD,
+        (
+            user(
+                "alice", [result(ActionKind.WARN, Outcome.NOTICE, "alice", 1)], owner="a@evil.test"
+            ),
+        ),
+    )
+    run = report("audit", [account])
+    _, invalid = notifier.owner_messages([account], mode="audit", started=run.started)
+    assert [n.recipient for n in invalid] == ["a@evil.test"]
+    shown = digest(run, RotationPolicy(), invalid)
+    assert [n.recipient for n in shown.failed_notifications] == ["a@evil.test"]
+
+
+def test_an_admin_address_outside_the_allowed_domains_is_refused_at_start() -> None:
+    with pytest.raises(InputError, match="admin_email_address"):
+        NotifyOptions(admin_email_address="sec@Example.com", allowed_email_domains=("example.com",))

@@ -2,7 +2,10 @@
 
 The code side is each adapter's ``PERMISSIONS`` tuple, composed per principal in
 :mod:`keyrotate.permissions`; the template side is every Allow statement of the role's inline
-policies (both branches of every ``Fn::If``, so the widest grant is what is compared).
+policies. Enforce tier: both branches of every ``Fn::If``, so the widest grant is what is
+compared. Audit tier: the template's parameters fixed to audit (``DryRunFlag`` "True",
+``MemberRoleTier`` "audit"), every other ``Fn::If`` still both ways. Deny statements are the
+fences (tests/unit/test_iam_fences.py), never a grant.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from cfnlint.decode import cfn_yaml
 
 from keyrotate.aws import iam, organizations, s3, s3_objects, secrets, ses, session, ssm
 from keyrotate.config.settings import ENV_VARIABLES
-from keyrotate.permissions import ROLES
+from keyrotate.permissions import AUDIT_ROLES, ROLES, WRITES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -43,14 +46,53 @@ def _template(name: str) -> dict[str, Any]:
     return loaded
 
 
-def _statements(node: Any) -> list[dict[str, Any]]:
-    """Every statement under ``node``, taking both branches of each Fn::If."""
+# The parameters that make each template's audit tier.
+AUDIT_PARAMETERS: dict[str, dict[str, str]] = {
+    "main.yaml": {"DryRunFlag": "True"},
+    "member-role.yaml": {"MemberRoleTier": "audit"},
+    "org-list-role.yaml": {},
+}
+
+
+def condition_value(
+    conditions: dict[str, Any], node: Any, parameters: dict[str, str]
+) -> bool | None:
+    """A template condition's value with some parameters fixed; ``None`` when it depends on
+    one that is not (then a statement under it counts both ways)."""
+    if isinstance(node, dict) and len(node) == 1:
+        ((key, argument),) = node.items()
+        if key == "Condition":
+            return condition_value(conditions, conditions[argument], parameters)
+        if key == "Fn::Not":
+            inner = condition_value(conditions, argument[0], parameters)
+            return None if inner is None else not inner
+        if key in ("Fn::And", "Fn::Or"):
+            values = [condition_value(conditions, a, parameters) for a in argument]
+            decisive = key == "Fn::Or"  # a True decides an Or, a False an And
+            if decisive in values:
+                return decisive
+            return None if None in values else not decisive
+        if key == "Fn::Equals":
+            left, right = argument
+            if isinstance(left, dict) and set(left) == {"Ref"} and left["Ref"] in parameters:
+                return bool(parameters[left["Ref"]] == right)
+    return None
+
+
+def _statements(
+    node: Any, conditions: dict[str, Any], parameters: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Every statement under ``node``: each Fn::If's chosen branch, or both when undecided."""
     if isinstance(node, list):
-        return [s for item in node for s in _statements(item)]
+        return [s for item in node for s in _statements(item, conditions, parameters)]
     if isinstance(node, dict):
         if "Fn::If" in node:
-            _condition, when_true, when_false = node["Fn::If"]
-            return _statements(when_true) + _statements(when_false)
+            name, when_true, when_false = node["Fn::If"]
+            value = condition_value(conditions, {"Condition": name}, parameters)
+            branches = [
+                b for b, v in ((when_true, True), (when_false, False)) if value in (v, None)
+            ]
+            return [s for b in branches for s in _statements(b, conditions, parameters)]
         if "Effect" in node:
             return [node]
         if node == {"Ref": "AWS::NoValue"}:
@@ -58,14 +100,32 @@ def _statements(node: Any) -> list[dict[str, Any]]:
     return []
 
 
-def granted(template: str, role: str) -> set[str]:
-    properties = _template(template)["Resources"][role]["Properties"]
+def statements_of(
+    template: str, role: str, parameters: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    loaded = _template(template)
+    properties = loaded["Resources"][role]["Properties"]
+    conditions = loaded.get("Conditions", {})
+    return [
+        statement
+        for policy in properties.get("Policies", [])
+        for statement in _statements(
+            policy["PolicyDocument"]["Statement"], conditions, parameters or {}
+        )
+    ]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    listed = statement["Action"]
+    return [listed] if isinstance(listed, str) else list(listed)
+
+
+def granted(template: str, role: str, parameters: dict[str, str] | None = None) -> set[str]:
     actions: set[str] = set()
-    for policy in properties.get("Policies", []):
-        for statement in _statements(policy["PolicyDocument"]["Statement"]):
-            assert statement["Effect"] == "Allow", f"{role}: unexpected {statement}"
-            listed = statement["Action"]
-            actions.update([listed] if isinstance(listed, str) else listed)
+    for statement in statements_of(template, role, parameters):
+        assert statement["Effect"] in ("Allow", "Deny"), f"{role}: unexpected {statement}"
+        if statement["Effect"] == "Allow":
+            actions.update(_actions(statement))
     return actions
 
 
@@ -73,6 +133,23 @@ def granted(template: str, role: str) -> set[str]:
 def test_each_role_grants_exactly_what_its_code_calls(template: str, role: str) -> None:
     have, need = granted(template, role), set(ROLES[(template, role)])
     assert (sorted(have - need), sorted(need - have)) == ([], []), "(extra, missing)"
+
+
+@pytest.mark.parametrize(("template", "role"), sorted(AUDIT_ROLES), ids=lambda v: str(v))
+def test_each_roles_audit_tier_grants_exactly_what_an_audit_calls(template: str, role: str) -> None:
+    have = granted(template, role, AUDIT_PARAMETERS[template])
+    need = set(AUDIT_ROLES[(template, role)])
+    assert (sorted(have - need), sorted(need - have)) == ([], []), "(extra, missing)"
+    assert not have & WRITES
+
+
+def test_audit_tiers_grant_no_kms_use_of_a_secrets_key() -> None:
+    # kms:Decrypt stays in the functions' audit tier for their own data key (environment,
+    # logs) and, over SSM, the SMTP password; never on a key that encrypts secrets.
+    member = granted("member-role.yaml", "MemberRole", AUDIT_PARAMETERS["member-role.yaml"])
+    assert not {a for a in member if a.startswith("kms:")}
+    rotation = statements_of("main.yaml", "RotationRole", AUDIT_PARAMETERS["main.yaml"])
+    assert "SecretsKey" not in str([s["Resource"] for s in rotation if s["Effect"] == "Allow"])
 
 
 def _called_operations(module_name: str, service: str) -> set[str]:

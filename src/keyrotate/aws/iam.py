@@ -20,24 +20,30 @@ from keyrotate.domain.secret import SecretText
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
-PERMISSIONS: tuple[str, ...] = (
+# What an audit needs (the member role's audit tier): nothing here changes a user.
+READ_PERMISSIONS: tuple[str, ...] = (
     "iam:ListUsers",
     "iam:ListUserTags",
     "iam:ListAccessKeys",
     "iam:GetAccessKeyLastUsed",
     "iam:GetGroup",
-    "iam:CreateAccessKey",
-    "iam:UpdateAccessKey",
-    "iam:DeleteAccessKey",
-    "iam:TagUser",
-    "iam:UntagUser",
-    "iam:AttachUserPolicy",
     "iam:ListAttachedUserPolicies",
     # The bulk scan: a handful of calls per account instead of several per user.
     "iam:GetAccountAuthorizationDetails",
     "iam:GenerateCredentialReport",
     "iam:GetCredentialReport",
 )
+# What only enforce mode calls: every way this adapter changes a user (member-role.yaml
+# grants them in the enforce tier only, and denies them all for protected users).
+WRITE_PERMISSIONS: tuple[str, ...] = (
+    "iam:CreateAccessKey",
+    "iam:UpdateAccessKey",
+    "iam:DeleteAccessKey",
+    "iam:TagUser",
+    "iam:UntagUser",
+    "iam:AttachUserPolicy",
+)
+PERMISSIONS: tuple[str, ...] = READ_PERMISSIONS + WRITE_PERMISSIONS
 
 # Real IAM generates a report in seconds for small accounts, up to a minute or two for large
 # ones; past this the run falls back to the per-user scan rather than wait.

@@ -26,15 +26,20 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_secretsmanager.type_defs import ReplicaRegionTypeTypeDef, TagTypeDef
 
-PERMISSIONS: tuple[str, ...] = (
+# Reading the tool's state (tags, replicas) needs no value and no KMS key: an audit's share.
+READ_PERMISSIONS: tuple[str, ...] = (
     "secretsmanager:ListSecrets",
     "secretsmanager:DescribeSecret",
+)
+# Storing a key: enforce mode only.
+WRITE_PERMISSIONS: tuple[str, ...] = (
     "secretsmanager:CreateSecret",
     "secretsmanager:PutSecretValue",
     "secretsmanager:PutResourcePolicy",
     "secretsmanager:ReplicateSecretToRegions",
     "secretsmanager:TagResource",
 )
+PERMISSIONS: tuple[str, ...] = READ_PERMISSIONS + WRITE_PERMISSIONS
 
 # The tags that say which key the secret holds: written just before the value, restored if
 # the value cannot be written.

@@ -23,6 +23,7 @@ from keyrotate.config.values import (
     BucketName,
     Days,
     EmailAddress,
+    EmailDomain,
     EmailSender,
     ExternalId,
     Flag,
@@ -49,6 +50,7 @@ from keyrotate.config.values import (
 )
 from keyrotate.domain.errors import InputError
 from keyrotate.domain.kms_keys import check_central_key
+from keyrotate.domain.mail_domains import recipient_allowed
 from keyrotate.domain.policy import RotationPolicy, UnusedKeyAction
 
 
@@ -116,6 +118,7 @@ ENV_VARIABLES: Final = MappingProxyType(
         "secret_reader_principals": ("SecretReaderPrincipals",),
         "credential_replication_regions": ("CredentialReplicationRegions",),
         "admin_email_address": ("AdminEmailAddress",),
+        "allowed_email_domains": ("AllowedEmailDomains",),
         "email_transport": ("EmailTransport",),
         "email_sender": ("EmailSender",),
         "ses_region": ("SESRegion",),
@@ -207,6 +210,10 @@ class Settings(BaseModel):
 
     # notification
     admin_email_address: EmailAddress | None = None
+    # Owners are mailed only at these domains; empty = anywhere (the CLI's default: it mails
+    # with its user's own credentials). The deployment requires the list and fences SES with
+    # it too (keyrotate.domain.mail_domains; deploy/README.md "Which fence is which").
+    allowed_email_domains: Annotated[tuple[EmailDomain, ...], _List] = ()
     email_transport: Annotated[EmailTransport, _Lower] = EmailTransport.NONE
     email_sender: EmailSender | None = None
     ses_region: Region | None = None
@@ -335,6 +342,20 @@ class Settings(BaseModel):
             )
         self._check_replication_regions()
         self._check_secrets_encryption()
+        return self
+
+    @model_validator(mode="after")
+    def _check_mail_domains(self) -> Settings:
+        """The admin digest is mail too: its address must be one the deployment may reach."""
+        admin = self.admin_email_address
+        if admin and not recipient_allowed(admin, self.allowed_email_domains):
+            raise InputError(
+                "admin_email_address",
+                admin,
+                "use an address of one of allowed_email_domains "
+                f"({', '.join(self.allowed_email_domains)}), its domain in lower case as "
+                "listed (IAM compares case-sensitively), or add its domain to the list",
+            )
         return self
 
     def _apply_windows(self) -> None:

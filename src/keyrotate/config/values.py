@@ -262,6 +262,23 @@ EmailAddress = Annotated[str, BeforeValidator(_email_address)]
 EmailSender = Annotated[str, BeforeValidator(_email_sender)]
 
 
+def _lower_text(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# Lower case, as the deployment's ses:Recipients pattern compares case-sensitively. (Before
+# validators run last to first: the lower-casing comes first.)
+EmailDomain = Annotated[
+    str,
+    _pattern(
+        r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+",
+        "email_domain",
+        "use a mail domain such as 'example.com': no '@', no wildcard, subdomains listed",
+    ),
+    BeforeValidator(_lower_text),
+]
+
+
 # --- templates and secret names ------------------------------------------------------------
 
 _S3_URL = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+")

@@ -8,10 +8,11 @@ an owner's mail lists ``accounts`` → ``users`` → ``items``; the admin digest
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from keyrotate.domain.mail_domains import recipient_allowed, refusal, with_lowercase_domain
 from keyrotate.domain.models import Account, ActionKind, Reason
 from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.results import (
@@ -158,13 +159,16 @@ class _Draft:
 
 def owner_audiences(
     accounts: Iterable[AccountResult],
+    allowed_domains: Collection[str] = (),
 ) -> tuple[tuple[Audience, ...], tuple[NotificationResult, ...]]:
     """One audience per owner address across ``accounts``, and the owners that cannot be mailed.
 
     An account owner hears about every user of their accounts; a resource owner about their
     own users, in every account. An address that is both gets one mail, as account owner.
-    Addresses are matched case-insensitively. Owner-tag values that are not addresses come
-    back as unsent :class:`NotificationResult` records, so the admin digest lists them.
+    Addresses are matched case-insensitively and mailed with their domain in lower case.
+    Owner values that are not addresses, or whose domain is not one of ``allowed_domains``
+    (when any are set: :mod:`keyrotate.domain.mail_domains`), come back as unsent
+    :class:`NotificationResult` records, so the admin digest lists them.
     """
     drafts: dict[str, _Draft] = {}
     invalid: dict[tuple[str, str | None], NotificationResult] = {}
@@ -188,7 +192,17 @@ def owner_audiences(
                 if not address:
                     continue
                 if is_address(address):
-                    draft(address, role).add(account, section)
+                    address = with_lowercase_domain(address)
+                    if recipient_allowed(address, allowed_domains):
+                        draft(address, role).add(account, section)
+                    else:
+                        invalid[(address, account_id)] = NotificationResult(
+                            recipient=address,
+                            role=role,
+                            account_id=account_id,
+                            sent=False,
+                            error=refusal(address, allowed_domains),
+                        )
                 else:
                     invalid[(address, account_id)] = NotificationResult(
                         recipient=address,

@@ -85,7 +85,7 @@ class Notifier:
         self, accounts: Iterable[AccountResult], *, mode: str, started: datetime
     ) -> tuple[list[Message], tuple[NotificationResult, ...]]:
         """One mail per owner address, and the owners whose address is unusable."""
-        audiences, invalid = owner_audiences(accounts)
+        audiences, invalid = owner_audiences(accounts, self.options.allowed_email_domains)
         kind = "enforce" if mode == "enforce" else "audit"
         messages = [
             compose(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from keyrotate.domain.errors import InputError
+from keyrotate.domain.mail_domains import recipient_allowed
 
 TRANSPORTS = ("ses", "smtp", "file", "none")
 SMTP_SECURITY = ("starttls", "tls", "none")
@@ -36,6 +37,9 @@ class NotifyOptions:
     email_template_enforce: str = ""
     email_template_digest: str = ""
     email_footer: str = ""
+    # Owners are mailed only at these domains (empty: anywhere); see
+    # keyrotate.domain.mail_domains. The admin address is checked against them at start-up.
+    allowed_email_domains: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.email_transport not in TRANSPORTS:
@@ -45,6 +49,16 @@ class NotifyOptions:
         if self.smtp_security not in SMTP_SECURITY:
             raise InputError(
                 "smtp_security", self.smtp_security, f"use one of {', '.join(SMTP_SECURITY)}"
+            )
+        if self.admin_email_address and not recipient_allowed(
+            self.admin_email_address, self.allowed_email_domains
+        ):
+            raise InputError(
+                "admin_email_address",
+                self.admin_email_address,
+                "use an address of one of allowed_email_domains "
+                f"({', '.join(self.allowed_email_domains)}), its domain written as listed "
+                "(IAM compares case-sensitively), or add its domain to the list",
             )
         if bool(self.smtp_user_param_name) != bool(self.smtp_password_param_name):
             raise InputError(
