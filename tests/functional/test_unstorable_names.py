@@ -29,6 +29,7 @@ from keyrotate.domain.models import Account, ActionKind, Reason
 from keyrotate.emulator import EmulatorServer
 from keyrotate.emulator.seed import KeySpec, SeededKey, UserSpec, seed_users
 from keyrotate.service.account import run_account
+from keyrotate.service.account_context import AccountContext
 from keyrotate.service.scan import scan_with_report
 from tests.run_options import run_options
 
@@ -119,10 +120,12 @@ def test_the_credential_report_path_marks_the_user_unstorable_too(server: Emulat
     options = run_options(dry_run=False, read_policy_name=None, verify_new_keys=False)
     store = SecretStore(boto3.client("secretsmanager"), account_id=ACCOUNT, region="us-east-1")
 
-    scanned = scan_with_report(ACCOUNT, iam, store, options, report, now=now)
+    account = AccountContext(ACCOUNT, "aws", iam, store, options, lambda: now)
 
-    users = {u.user.name: u for u in scanned.users}
-    assert (users[UNSTORABLE].keys.storable, users[STORABLE].keys.storable) == (False, True)
+    scanned = scan_with_report(account, report, now=now)
+
+    users = {u.name: u for u in scanned.users}
+    assert (users[UNSTORABLE].inputs.storable, users[STORABLE].inputs.storable) == (False, True)
     assert users[UNSTORABLE].needs_keys  # its real keys are read before anything is done
-    (blocked,) = plan(users[UNSTORABLE].keys, options.policy, now=now).actions
+    (blocked,) = plan(users[UNSTORABLE].inputs, options.policy, now=now).actions
     assert (blocked.kind, blocked.reason) == (ActionKind.BLOCKED, Reason.UNSTORABLE_NAME)

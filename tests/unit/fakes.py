@@ -4,7 +4,9 @@ secrets with tags and a value) and log every call, so each branch of
 :mod:`keyrotate.service.execute` can be unit-tested in milliseconds.
 
 They stand in for keyrotate's own adapters (``keyrotate.aws.iam.Iam``,
-``keyrotate.aws.secrets.SecretStore``), never for a boto3 client: the adapters themselves,
+``keyrotate.aws.secrets.SecretStore``) and offer, structurally, the write-side ports the enforce
+path is typed with (``keyrotate.service.ports.IamWriter``, ``SecretWriter``); never a boto3
+client: the adapters themselves,
 and everything AWS does on the wire, are tested against the moto server (tests/functional,
 tests/faults). A call can be made to fail with :meth:`FakeIam.fail` / :meth:`FakeSecrets.fail`,
 raising the same error types the adapters raise.

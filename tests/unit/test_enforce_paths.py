@@ -20,7 +20,8 @@ from keyrotate.domain.errors import KeySlotsFull
 from keyrotate.domain.models import AccessKey, ActionKind, KeyStatus, UserKeys
 from keyrotate.domain.results import ActionResult, Outcome
 from keyrotate.domain.secret import SecretText
-from keyrotate.service.execute import AccountTools, enforce
+from keyrotate.service.account_context import AccountContext
+from keyrotate.service.execute import enforce
 from keyrotate.service.scan import ScannedUser
 from tests.run_options import run_options
 from tests.unit.fakes import FakeIam, FakeSecrets, denied
@@ -61,7 +62,7 @@ class Verifier:
 
 
 class World:
-    """One user in fake IAM and a fake secret store, and the tools to enforce its plan."""
+    """One user in fake IAM and a fake secret store, and the account to enforce its plan in."""
 
     def __init__(
         self,
@@ -81,11 +82,11 @@ class World:
             self.secret_info = SecretInfo(SECRET, f"arn:secret:{SECRET}", secret_tags)
         self.verifier = verifier or Verifier()
         self.clock = iter([NOW, CHECKED_AT, CHECKED_AT, CHECKED_AT])
-        self.tools = AccountTools(
+        self.account = AccountContext(
             account_id=ACCOUNT,
             partition="aws",
-            iam=self.iam,  # type: ignore[arg-type]  # the fake offers the calls enforce makes
-            secrets=self.secrets,  # type: ignore[arg-type]
+            iam=self.iam,
+            secrets=self.secrets,
             options=run_options(dry_run=False, verify_new_keys=verify),
             clock=lambda: next(self.clock),
             verifier=self.verifier,
@@ -100,7 +101,7 @@ class World:
 
     def enforce(self) -> tuple[ActionResult, ...]:
         user = self.scanned()
-        return enforce(plan(user.keys, self.tools.options.policy, now=NOW), user, self.tools)
+        return enforce(plan(user.inputs, self.account.options.policy, now=NOW), user, self.account)
 
     def calls(self) -> list[str]:
         return self.iam.calls.names() + self.secrets.calls.names()

@@ -12,7 +12,8 @@ from keyrotate.domain.engine import plan
 from keyrotate.domain.errors import AwsError
 from keyrotate.domain.models import Account
 from keyrotate.domain.results import AccountResult, UserResult
-from keyrotate.service.execute import AccountTools, audit, enforce
+from keyrotate.service.account_context import AccountContext
+from keyrotate.service.execute import audit, enforce
 from keyrotate.service.options import Clock, RunOptions
 from keyrotate.service.scan import AccountScan, ScannedUser, read_keys, scan
 
@@ -22,13 +23,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def account_tools(
+def open_account(
     account_id: str, sessions: AccountSessions, options: RunOptions, clock: Clock
-) -> AccountTools:
+) -> AccountContext[Iam, SecretStore]:
     """One IAM client and one secret store per account, shared by all its users."""
     store_account = options.central_account or account_id
     secrets_client = sessions.client(store_account, "secretsmanager", options.region)
-    return AccountTools(
+    return AccountContext(
         account_id=account_id,
         partition=sessions.partition,
         iam=Iam(sessions.client(account_id, "iam")),
@@ -44,21 +45,19 @@ def account_tools(
     )
 
 
-def read_account(
-    account_id: str, tools: AccountTools, options: RunOptions, *, now: datetime
-) -> AccountScan:
+def read_account(account: AccountContext[Iam, SecretStore], *, now: datetime) -> AccountScan:
     """Scan, then read the real keys of every user the report could not settle.
 
     All reads happen before any change, so an AWS failure while reading fails the account
     with nothing half done. In enforce mode those reads include fresh last use (SPEC rule 7):
     the plan that gets executed never rests on the credential report alone.
     """
-    scanned = scan(account_id, tools.iam, tools.secrets, options, now=now)
+    scanned = scan(account, now=now)
     if not any(u.needs_keys for u in scanned.users):
         return scanned
+    fresh = account.options.enforce
     users: list[ScannedUser] = [
-        read_keys(u, tools.iam, fresh_last_used=options.enforce) if u.needs_keys else u
-        for u in scanned.users
+        read_keys(account, u, fresh_last_used=fresh) if u.needs_keys else u for u in scanned.users
     ]
     return AccountScan(tuple(users), scanned.path, scanned.notes)
 
@@ -93,18 +92,16 @@ def _run_account(
     clock: Clock,
 ) -> AccountResult:
     try:
-        tools = account_tools(account.account_id, sessions, options, clock)
-        scanned = read_account(account.account_id, tools, options, now=now)
+        context = open_account(account.account_id, sessions, options, clock)
+        scanned = read_account(context, now=now)
     except AwsError as exc:
         log.warning("account %s failed: %s", account.account_id, exc)
         return AccountResult(account, error=str(exc))
     users: list[UserResult] = []
     for user in scanned.users:
-        user_plan = plan(user.keys, options.policy, now=now)
-        results = enforce(user_plan, user, tools) if options.enforce else audit(user_plan)
+        user_plan = plan(user.inputs, options.policy, now=now)
+        results = enforce(user_plan, user, context) if options.enforce else audit(user_plan)
         users.append(
-            UserResult(
-                user.user.name, user.keys.owner, user.keys.keys, user_plan, results, user.keys
-            )
+            UserResult(user.name, user.inputs.owner, user.keys, user_plan, results, user.inputs)
         )
     return AccountResult(account, tuple(users), scan_path=scanned.path, notes=scanned.notes)

@@ -18,18 +18,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import replace
 
-from keyrotate.aws.iam import Iam, NewKey
-from keyrotate.aws.secrets import SecretStore
-from keyrotate.aws.verify import verify_key
+from keyrotate.aws.iam import NewKey
 from keyrotate.domain import state_tags as tags
 from keyrotate.domain.errors import AwsError, KeySlotsFull
 from keyrotate.domain.models import Action, ActionKind, KeyStatus, Plan, Reason
 from keyrotate.domain.results import ActionResult, Outcome, SecretLocation
-from keyrotate.domain.secret import SecretText
-from keyrotate.service.options import Clock, RunOptions
+from keyrotate.service.account_context import WritingAccount
 from keyrotate.service.scan import ScannedUser
 
 log = logging.getLogger(__name__)
@@ -43,40 +39,7 @@ def audit(plan: Plan) -> tuple[ActionResult, ...]:
     )
 
 
-class KeyVerifier(Protocol):
-    """Proves a new key authenticates: ``None`` when it does, else why not (no secret in it)."""
-
-    def __call__(
-        self,
-        key_id: str,
-        secret: SecretText,
-        *,
-        region: str,
-        expected_arn: str | None = None,
-        first_wait: float = 1.0,
-    ) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class AccountTools:
-    """The clients of one account's run, made once per account and shared by its users."""
-
-    account_id: str
-    partition: str
-    iam: Iam
-    secrets: SecretStore
-    options: RunOptions
-    clock: Clock
-    verifier: KeyVerifier = verify_key  # STS GetCallerIdentity with the new key
-
-    def read_policy_arn(self) -> str | None:
-        name = self.options.read_policy_name
-        if not name:
-            return None
-        return f"arn:{self.partition}:iam::{self.account_id}:policy/{name}"
-
-
-def enforce(plan: Plan, user: ScannedUser, tools: AccountTools) -> tuple[ActionResult, ...]:
+def enforce(plan: Plan, user: ScannedUser, account: WritingAccount) -> tuple[ActionResult, ...]:
     results: list[ActionResult] = []
     failed = False
     for action in plan.actions:
@@ -85,18 +48,18 @@ def enforce(plan: Plan, user: ScannedUser, tools: AccountTools) -> tuple[ActionR
         elif failed:
             results.append(ActionResult(action, Outcome.SKIPPED, "an earlier step failed"))
         else:
-            result = _execute(action, user, tools)
+            result = _execute(action, user, account)
             failed = result.outcome is Outcome.FAILED
             results.append(result)
     if any(a.reason is Reason.ROTATION_IN_PROGRESS for a in plan.actions):
         return tuple(results)  # the marker is another run's: leave it and its user alone
     if failed:  # the marker stays: the next run judges what the failure left
         return tuple(results)
-    return tuple(_finish(user, tools, results))
+    return tuple(_finish(user, account, results))
 
 
 def _finish(
-    user: ScannedUser, tools: AccountTools, results: list[ActionResult]
+    user: ScannedUser, account: WritingAccount, results: list[ActionResult]
 ) -> list[ActionResult]:
     """After a user's steps: grant read access where a key is stored, then clear the marker.
 
@@ -105,7 +68,7 @@ def _finish(
     marker is cleared once the rotation is complete either way: its only job is to let the
     next run recognise a key that was created but never stored.
     """
-    name = user.user.name
+    name = user.name
     rotated = next(
         (
             i
@@ -114,17 +77,17 @@ def _finish(
         ),
         None,
     )
-    interrupted = user.keys.state.intent_at is not None
+    interrupted = user.state.intent_at is not None
     pending = tags.USER_GRANT_PENDING in user.tags
     if (rotated is not None or user.secret is not None) and (
         rotated is not None or interrupted or pending
     ):
-        problem = _grant_read(name, tools)
+        problem = _grant_read(name, account)
         if problem is None and pending:
-            _quietly(lambda: tools.iam.untag_user(name, [tags.USER_GRANT_PENDING]))
+            _quietly(lambda: account.iam.untag_user(name, [tags.USER_GRANT_PENDING]))
         elif problem is not None:
             if not pending:
-                _quietly(lambda: tools.iam.tag_user(name, {tags.USER_GRANT_PENDING: "true"}))
+                _quietly(lambda: account.iam.tag_user(name, {tags.USER_GRANT_PENDING: "true"}))
             if rotated is not None:
                 done = results[rotated]
                 note = "; ".join(n for n in (done.error, problem) if n)
@@ -132,18 +95,18 @@ def _finish(
             else:
                 log.warning("%s: %s", name, problem)
     if rotated is not None or interrupted:
-        _quietly(lambda: tools.iam.untag_user(name, [tags.USER_INTENT]))
+        _quietly(lambda: account.iam.untag_user(name, [tags.USER_INTENT]))
     return results
 
 
-def _execute(action: Action, user: ScannedUser, tools: AccountTools) -> ActionResult:
+def _execute(action: Action, user: ScannedUser, account: WritingAccount) -> ActionResult:
     try:
         if action.kind is ActionKind.ROTATE:
-            return _rotate(action, user, tools)
+            return _rotate(action, user, account)
         if action.kind is ActionKind.DEACTIVATE:
-            _deactivate(action, user, tools)
+            _deactivate(action, user, account)
         else:
-            _delete(action, user, tools)
+            _delete(action, user, account)
     except KeySlotsFull as exc:
         return ActionResult(action, Outcome.FAILED, f"another run is rotating this user ({exc})")
     except AwsError as exc:
@@ -152,56 +115,56 @@ def _execute(action: Action, user: ScannedUser, tools: AccountTools) -> ActionRe
     return ActionResult(action, Outcome.DONE)
 
 
-def _deactivate(action: Action, user: ScannedUser, tools: AccountTools) -> None:
+def _deactivate(action: Action, user: ScannedUser, account: WritingAccount) -> None:
     assert action.key_id is not None
-    name = user.user.name
-    moment = tags.stamp(tools.clock())
+    name = user.name
+    moment = tags.stamp(account.clock())
     # Record first: a recorded deactivation of a still-active key only delays its deletion.
-    tools.iam.tag_user(name, {tags.USER_DEACTIVATED + action.key_id: moment})
-    tools.iam.set_key_status(name, action.key_id, KeyStatus.INACTIVE)
-    if user.secret is not None and action.key_id != user.keys.state.secret_key_id:
-        tools.secrets.tag(
+    account.iam.tag_user(name, {tags.USER_DEACTIVATED + action.key_id: moment})
+    account.iam.set_key_status(name, action.key_id, KeyStatus.INACTIVE)
+    if user.secret is not None and action.key_id != user.state.secret_key_id:
+        account.secrets.tag(
             user.secret_name,
             {tags.PREDECESSOR_TAG: action.key_id, tags.PREDECESSOR_DEACTIVATED_TAG: moment},
         )
 
 
-def _delete(action: Action, user: ScannedUser, tools: AccountTools) -> None:
+def _delete(action: Action, user: ScannedUser, account: WritingAccount) -> None:
     assert action.key_id is not None
-    name = user.user.name
-    tools.iam.delete_key(name, action.key_id)
+    name = user.name
+    account.iam.delete_key(name, action.key_id)
     marker = tags.USER_DEACTIVATED + action.key_id
     if marker in user.tags:
-        _quietly(lambda: tools.iam.untag_user(name, [marker]))
-    if user.secret is not None and action.key_id == user.keys.state.secret_key_id:
-        tools.secrets.tag(user.secret_name, {tags.STALE_TAG: "true"})
+        _quietly(lambda: account.iam.untag_user(name, [marker]))
+    if user.secret is not None and action.key_id == user.state.secret_key_id:
+        account.secrets.tag(user.secret_name, {tags.STALE_TAG: "true"})
 
 
-def _rotate(action: Action, user: ScannedUser, tools: AccountTools) -> ActionResult:
-    name = user.user.name
-    tools.iam.tag_user(name, {tags.USER_INTENT: tags.stamp(tools.clock())})
-    new_key = tools.iam.create_key(name)
+def _rotate(action: Action, user: ScannedUser, account: WritingAccount) -> ActionResult:
+    name = user.name
+    account.iam.tag_user(name, {tags.USER_INTENT: tags.stamp(account.clock())})
+    new_key = account.iam.create_key(name)
     try:
-        location = _store(new_key, user, tools)
+        location = _store(new_key, user, account)
     except AwsError as exc:
         undo = "the new key was deleted again"
         try:
-            tools.iam.delete_key(name, new_key.key_id)
+            account.iam.delete_key(name, new_key.key_id)
         except AwsError as undo_exc:  # the intent marker stays: the next run removes it
             undo = f"deleting the new key failed too ({undo_exc}); the next run removes it"
         else:  # nothing is left to recognise: no reason to keep other runs off this user
-            _quietly(lambda: tools.iam.untag_user(name, [tags.USER_INTENT]))
+            _quietly(lambda: account.iam.untag_user(name, [tags.USER_INTENT]))
         return ActionResult(action, Outcome.FAILED, f"storing the new key failed: {exc}; {undo}")
-    verified, problem = _verify(new_key, user, tools)
+    verified, problem = _verify(new_key, user, account)
     if verified is not None:
         # IAM records the check as the key's last use: say it was ours (SPEC rule 7). If this
         # write fails, the engine counts from rotated-at, which the check followed closely.
-        checked = {tags.SELF_USED_TAG: tags.stamp(tools.clock())}
-        _quietly(lambda: tools.secrets.tag(user.secret_name, checked))
+        checked = {tags.SELF_USED_TAG: tags.stamp(account.clock())}
+        _quietly(lambda: account.secrets.tag(user.secret_name, checked))
     return ActionResult(action, Outcome.DONE, problem, new_key.key_id, location, verified)
 
 
-def _store(new_key: NewKey, user: ScannedUser, tools: AccountTools) -> SecretLocation:
+def _store(new_key: NewKey, user: ScannedUser, account: WritingAccount) -> SecretLocation:
     value = {
         "AccessKeyId": new_key.key_id,
         "UserName": new_key.user_name,
@@ -212,40 +175,40 @@ def _store(new_key: NewKey, user: ScannedUser, tools: AccountTools) -> SecretLoc
         tags.ROTATED_AT_TAG: tags.stamp(new_key.created),
         tags.SELF_USED_TAG: "",  # the previous key's: this one is recorded once checked
         tags.STALE_TAG: "false",
-        tags.ACCOUNT_TAG: tools.account_id,
+        tags.ACCOUNT_TAG: account.account_id,
         tags.USER_NAME_TAG: new_key.user_name,
     }
-    readers = (user.user.arn, *tools.options.reader_principals)
-    return tools.secrets.store(
+    readers = (user.arn, *account.options.reader_principals)
+    return account.secrets.store(
         user.secret_name, value=value, secret=new_key.secret, tags=state, readers=readers
     )
 
 
 def _verify(
-    new_key: NewKey, user: ScannedUser, tools: AccountTools
+    new_key: NewKey, user: ScannedUser, account: WritingAccount
 ) -> tuple[bool | None, str | None]:
     """Prove the stored key authenticates (``None``: not checked); a failure is reported."""
-    if not tools.options.verify_new_keys:
+    if not account.options.verify_new_keys:
         return None, None
-    problem = tools.verifier(
+    problem = account.verifier(
         new_key.key_id,
         new_key.secret,
-        region=tools.options.region,
-        expected_arn=user.user.arn,
-        first_wait=tools.options.verify_first_wait,
+        region=account.options.region,
+        expected_arn=user.arn,
+        first_wait=account.options.verify_first_wait,
     )
     if problem is None:
         return True, None
     return False, f"verification failed: {problem}"
 
 
-def _grant_read(user_name: str, tools: AccountTools) -> str | None:
+def _grant_read(user_name: str, account: WritingAccount) -> str | None:
     """Attach the read-own-secret policy; a failure is reported, the rotation stands."""
-    policy_arn = tools.read_policy_arn()
+    policy_arn = account.read_policy_arn()
     if policy_arn is None:
         return None
     try:
-        tools.iam.ensure_policy_attached(user_name, policy_arn)
+        account.iam.ensure_policy_attached(user_name, policy_arn)
     except AwsError as exc:
         return f"the new key is stored, but granting the user read access failed: {exc}"
     return None

@@ -33,8 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from keyrotate.aws.iam import Iam, IamUser
-from keyrotate.aws.secrets import SecretInfo, SecretStore
+from keyrotate.aws.iam import IamUser
+from keyrotate.aws.secrets import SecretInfo
 from keyrotate.config import ScanMode
 from keyrotate.domain.credential_report import (
     CredentialReport,
@@ -47,9 +47,12 @@ from keyrotate.domain.credential_report import (
 from keyrotate.domain.engine import plan
 from keyrotate.domain.errors import AccessDenied, AwsError
 from keyrotate.domain.models import AccessKey, Exemption, KeyState, UserKeys
+from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.secret_names import is_secret_name
 from keyrotate.domain.state_tags import HELD_KEY_TAG, key_state, parse_exemption
+from keyrotate.service.account_context import ReadingAccount
 from keyrotate.service.options import RunOptions
+from keyrotate.service.ports import IamReader
 
 # Which path read an account (AccountResult.scan_path), not how it was asked to (ScanMode).
 SCAN_REPORT = "credential-report"
@@ -58,19 +61,37 @@ SCAN_PER_USER = "per-user"
 
 @dataclass(frozen=True, slots=True)
 class ScannedUser:
-    """One user as read: the engine input plus what execution needs to act on it.
+    """One user as read: the engine's input plus what execution needs to act on it.
 
-    ``report_user`` is the user's credential-report row (report path only). ``needs_keys``:
-    ``keys`` are the report's placeholders and the real keys must be read before planning.
+    ``report_row`` is the user's credential-report row (report path only). ``needs_keys``:
+    the input's keys are the report's placeholders; the real keys must be read before
+    planning (:func:`read_keys`).
     """
 
-    user: IamUser
-    keys: UserKeys
+    iam_user: IamUser
+    inputs: UserKeys  # what the engine judges: keys, recorded state, exemption, owner
     tags: dict[str, str]
     secret_name: str
     secret: SecretInfo | None
-    report_user: ReportUser | None = None
+    report_row: ReportUser | None = None
     needs_keys: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.iam_user.name
+
+    @property
+    def arn(self) -> str:
+        return self.iam_user.arn
+
+    @property
+    def keys(self) -> tuple[AccessKey, ...]:
+        return self.inputs.keys
+
+    @property
+    def state(self) -> KeyState:
+        """What the tool recorded of this user's keys (tags on the user and its secret)."""
+        return self.inputs.state
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +127,9 @@ def exemption_of(
     return Exemption("tag", reason, until)
 
 
-def read_directory(iam: Iam, options: RunOptions) -> Directory:
+def read_directory(account: ReadingAccount) -> Directory:
     """Users, tags and exemption-group members in a few calls per account."""
+    iam, group = account.iam, account.options.exemption_group
     try:
         details = iam.user_details()
     except AccessDenied as exc:
@@ -116,51 +138,37 @@ def read_directory(iam: Iam, options: RunOptions) -> Directory:
             "with one ListUserTags per user; grant iam:GetAccountAuthorizationDetails to the "
             "member role to save those calls"
         )
-        members = iam.group_members(options.exemption_group)
+        members = iam.group_members(group)
         users = tuple((u, iam.user_tags(u.name)) for u in iam.list_users())
         return Directory(users, members, (note,))
-    members = {d.user.name for d in details if options.exemption_group in d.groups}
+    members = {d.user.name for d in details if group in d.groups}
     return Directory(tuple((d.user, d.tags) for d in details), members)
 
 
-def scan_per_user(
-    account_id: str,
-    iam: Iam,
-    secrets: SecretStore,
-    options: RunOptions,
-    *,
-    notes: tuple[str, ...] = (),
-) -> AccountScan:
-    directory = read_directory(iam, options)
-    known_secrets = secrets.list_by_prefix(options.secret_prefix(account_id))
+def scan_per_user(account: ReadingAccount, *, notes: tuple[str, ...] = ()) -> AccountScan:
+    directory = read_directory(account)
+    known_secrets = account.secrets.list_by_prefix(account.secret_prefix())
     scanned = tuple(
         build_user(
-            account_id, user, tags, iam.access_keys(user.name), directory, known_secrets, options
+            account, user, tags, account.iam.access_keys(user.name), directory, known_secrets
         )
         for user, tags in directory.users
     )
     return AccountScan(scanned, SCAN_PER_USER, (*notes, *directory.notes))
 
 
-def scan(
-    account_id: str,
-    iam: Iam,
-    secrets: SecretStore,
-    options: RunOptions,
-    *,
-    now: datetime,
-) -> AccountScan:
+def scan(account: ReadingAccount, *, now: datetime) -> AccountScan:
     """Read the account by ``options.scan_mode``.
 
     ``auto``: the credential report, or the per-user path (with a note saying why) when the
     report is denied, not ready in time or unreadable. ``report``: the report only; the
     account fails if it cannot be had. ``per-user``: never the report.
     """
-    mode = options.scan_mode
+    mode = account.options.scan_mode
     if mode is ScanMode.PER_USER:
-        return scan_per_user(account_id, iam, secrets, options)
+        return scan_per_user(account)
     try:
-        report = fetch_report(iam)
+        report = fetch_report(account.iam)
     except AwsError as exc:
         if mode is ScanMode.REPORT:
             raise type(exc)(
@@ -171,11 +179,11 @@ def scan(
                 "member role, or set ScanMode to auto",
             ) from exc
         note = f"credential report unavailable ({exc}); scanned user by user instead"
-        return scan_per_user(account_id, iam, secrets, options, notes=(note,))
-    return scan_with_report(account_id, iam, secrets, options, report, now=now)
+        return scan_per_user(account, notes=(note,))
+    return scan_with_report(account, report, now=now)
 
 
-def fetch_report(iam: Iam) -> CredentialReport:
+def fetch_report(iam: IamReader) -> CredentialReport:
     raw = iam.credential_report()
     try:
         return parse_credential_report(raw.content, raw.generated)
@@ -184,29 +192,24 @@ def fetch_report(iam: Iam) -> CredentialReport:
 
 
 def scan_with_report(
-    account_id: str,
-    iam: Iam,
-    secrets: SecretStore,
-    options: RunOptions,
-    report: CredentialReport,
-    *,
-    now: datetime,
+    account: ReadingAccount, report: CredentialReport, *, now: datetime
 ) -> AccountScan:
     """Every user from the report; those that need a closer look are marked ``needs_keys``."""
-    directory = read_directory(iam, options)
-    known_secrets = secrets.list_by_prefix(options.secret_prefix(account_id))
+    directory = read_directory(account)
+    known_secrets = account.secrets.list_by_prefix(account.secret_prefix())
+    policy = account.options.policy
     users: list[ScannedUser] = []
     for user, tags in directory.users:
         row = report.users.get(user.name)
         keys = list(pseudo_keys(row)) if row is not None else []
-        scanned = build_user(account_id, user, tags, keys, directory, known_secrets, options)
+        scanned = build_user(account, user, tags, keys, directory, known_secrets)
         # A user missing from the report was created after it: its keys are unknown.
-        needs = row is None or needs_keys(scanned.keys, options, now)
-        users.append(replace(scanned, report_user=row, needs_keys=needs))
+        needs = row is None or needs_keys(scanned.inputs, policy, now)
+        users.append(replace(scanned, report_row=row, needs_keys=needs))
     return AccountScan(tuple(users), SCAN_REPORT, directory.notes)
 
 
-def needs_keys(user: UserKeys, options: RunOptions, now: datetime) -> bool:
+def needs_keys(user: UserKeys, policy: RotationPolicy, now: datetime) -> bool:
     """Whether the user's real keys must be read: the report's keys would plan something.
 
     The report cannot tie the tool's recorded state to keys (it has no key ids): so a
@@ -229,43 +232,43 @@ def needs_keys(user: UserKeys, options: RunOptions, now: datetime) -> bool:
             rotated_at=state.rotated_at if holder else None,
             self_used_at=state.self_used_at if holder else None,
         )
-        if plan(replace(user, state=guess), options.policy, now=now).actions:
+        if plan(replace(user, state=guess), policy, now=now).actions:
             return True
     return False
 
 
-def read_keys(user: ScannedUser, iam: Iam, *, fresh_last_used: bool) -> ScannedUser:
+def read_keys(account: ReadingAccount, user: ScannedUser, *, fresh_last_used: bool) -> ScannedUser:
     """The user with its real keys (ListAccessKeys) in place of the report's placeholders.
 
     ``fresh_last_used``: every key's last use from GetAccessKeyLastUsed (enforce mode, SPEC
     rule 7); else from the report where it vouches for the key, GetAccessKeyLastUsed for
     the rest.
     """
-    listed = iam.access_keys(user.user.name, with_last_used=False)
+    iam = account.iam
+    listed = iam.access_keys(user.name, with_last_used=False)
     if fresh_last_used:
         matched: list[AccessKey] = []
         unmatched = listed
     else:
-        matched, unmatched = match_report_keys(listed, user.report_user)
+        matched, unmatched = match_report_keys(listed, user.report_row)
     by_id = {k.key_id: k for k in matched}
     by_id.update((k.key_id, replace(k, last_used=iam.last_used(k.key_id))) for k in unmatched)
     keys = tuple(by_id[k.key_id] for k in listed)
-    return replace(user, keys=replace(user.keys, keys=keys), needs_keys=False)
+    return replace(user, inputs=replace(user.inputs, keys=keys), needs_keys=False)
 
 
 def build_user(
-    account_id: str,
+    account: ReadingAccount,
     user: IamUser,
     tags: dict[str, str],
     keys: list[AccessKey],
-    directory: Directory | set[str] | None,
+    directory: Directory,
     known_secrets: dict[str, SecretInfo],
-    options: RunOptions,
 ) -> ScannedUser:
-    members = directory.members if isinstance(directory, Directory) else directory
-    name = options.secret_name(account_id, user.name)
+    options = account.options
+    name = account.secret_name(user.name)
     secret = known_secrets.get(name)
-    user_keys = UserKeys(
+    inputs = UserKeys(
         user_name=user.name,
         keys=tuple(keys),
         state=key_state(
@@ -273,11 +276,11 @@ def build_user(
             secret.tags if secret else None,
             value_written=secret is None or secret.holds_value_of(secret.tags.get(HELD_KEY_TAG)),
         ),
-        exemption=exemption_of(user.name, tags, members, options),
-        forced=(account_id, user.name) in options.force_users,
+        exemption=exemption_of(user.name, tags, directory.members, options),
+        forced=(account.account_id, user.name) in options.force_users,
         owner=tags.get(options.owner_tag) or None,
         # IAM allows ',' in a user name, Secrets Manager not in a secret name: such a user's
         # rotation is BLOCKED before a key is created that no secret could hold.
         storable=is_secret_name(name),
     )
-    return ScannedUser(user, user_keys, tags, name, secret)
+    return ScannedUser(user, inputs, tags, name, secret)
