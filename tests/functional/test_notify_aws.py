@@ -153,6 +153,25 @@ def test_s3_override_is_fetched_and_used(moto_endpoint: str) -> None:
     assert "keyrotate/alice" in html
 
 
+def test_a_template_is_read_only_from_the_deployment_accounts_bucket(moto_endpoint: str) -> None:
+    # moto does not check ExpectedBucketOwner; S3 answers 403 when another account owns the
+    # bucket. What keyrotate controls is that every read asks: the header is on the wire.
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="templates")
+    s3.put_object(Bucket="templates", Key="audit.j2", Body=b'{% extends "audit.j2" %}')
+    asked: list[object] = []
+    s3.meta.events.register(
+        "before-send.s3.GetObject",
+        lambda request, **_: asked.append(request.headers.get("x-amz-expected-bucket-owner")),
+    )
+    options = NotifyOptions(
+        email_template_audit="s3://templates/audit.j2", template_bucket_owner="123456789012"
+    )
+    Templates.load(options, s3_client=s3)
+    s3_adapter.get_object_text("templates", "audit.j2", client=s3)  # a CLI user's: any owner
+    assert asked == [b"123456789012", None]
+
+
 def test_missing_s3_template_is_an_input_error_naming_the_setting(moto_endpoint: str) -> None:
     boto3.client("s3").create_bucket(Bucket="templates")
     with pytest.raises(InputError) as raised:

@@ -188,6 +188,7 @@ ENV_SAMPLES: dict[str, tuple[str, object]] = {
     "credential_replication_regions": ("eu-west-1,eu-north-1", ("eu-west-1", "eu-north-1")),
     "admin_email_address": ("security@example.com", "security@example.com"),
     "allowed_email_domains": ("Example.com, example.org", ("example.com", "example.org")),
+    "template_bucket_owner": ("111122223333", "111122223333"),
     "email_transport": ("SMTP", EmailTransport.SMTP),
     "email_sender": ("Key Rotation <keys@example.com>", "Key Rotation <keys@example.com>"),
     "ses_region": ("us-west-2", "us-west-2"),

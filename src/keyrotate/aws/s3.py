@@ -1,4 +1,9 @@
-"""S3 adapter: read one small text object (an operator's e-mail template override)."""
+"""S3 adapter: read one small text object (an operator's e-mail template override).
+
+``expected_owner``: S3 refuses the read (403) unless the bucket belongs to that account, so a
+bucket deleted and re-created under the same name by someone else cannot feed the functions
+a template (deploy/README.md, tier 0).
+"""
 
 from __future__ import annotations
 
@@ -30,11 +35,17 @@ def parse_s3_url(url: str) -> tuple[str, str] | None:
     return parts.netloc, key
 
 
-def get_object_text(bucket: str, key: str, *, client: S3Client | None = None) -> str:
-    """The object's body decoded as UTF-8."""
+def get_object_text(
+    bucket: str, key: str, *, client: S3Client | None = None, expected_owner: str | None = None
+) -> str:
+    """The object's body decoded as UTF-8; from ``expected_owner``'s bucket only, if given."""
     s3 = client or make_client()
     with translate("s3:GetObject"):
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        if expected_owner:
+            response = s3.get_object(Bucket=bucket, Key=key, ExpectedBucketOwner=expected_owner)
+        else:
+            response = s3.get_object(Bucket=bucket, Key=key)
+        body = response["Body"].read()
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:

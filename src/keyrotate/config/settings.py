@@ -131,6 +131,7 @@ ENV_VARIABLES: Final = MappingProxyType(
         "email_template_audit": ("EmailTemplateAudit",),
         "email_template_enforce": ("EmailTemplateEnforce",),
         "email_template_digest": ("EmailTemplateDigest",),
+        "template_bucket_owner": ("TemplateBucketOwner",),
         "email_footer": ("EmailFooter",),
         "run_lambda_in_vpc": ("RunLambdaInVPC",),
         "report_bucket": ("ReportBucket",),
@@ -226,6 +227,9 @@ class Settings(BaseModel):
     email_template_audit: TemplateLocation | None = None
     email_template_enforce: TemplateLocation | None = None
     email_template_digest: TemplateLocation | None = None
+    # The account that must own the bucket of an s3:// template (S3's ExpectedBucketOwner);
+    # the deployment passes its own account. None: any owner (the CLI's default).
+    template_bucket_owner: AccountId | None = None
     email_footer: str = ""
 
     # deployment and reports

@@ -40,6 +40,8 @@ class NotifyOptions:
     # Owners are mailed only at these domains (empty: anywhere); see
     # keyrotate.domain.mail_domains. The admin address is checked against them at start-up.
     allowed_email_domains: tuple[str, ...] = ()
+    # The account that must own an s3:// template's bucket ("" = any): the deployment's own.
+    template_bucket_owner: str = ""
 
     def __post_init__(self) -> None:
         if self.email_transport not in TRANSPORTS:

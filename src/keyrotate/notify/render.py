@@ -88,13 +88,23 @@ def _override_name(kind: str) -> str:
     return f"override/{kind}.j2"
 
 
-def _read(setting: str, location: str, s3_client: S3Client | None, session: Session | None) -> str:
+def _read(
+    setting: str,
+    location: str,
+    s3_client: S3Client | None,
+    session: Session | None,
+    bucket_owner: str = "",
+) -> str:
     if location.startswith("s3://"):
         parsed = s3.parse_s3_url(location)
         if parsed is None:
             raise InputError(setting, location, "write it as s3://bucket/key")
         try:
-            return s3.get_object_text(*parsed, client=s3_client or s3.make_client(session))
+            return s3.get_object_text(
+                *parsed,
+                client=s3_client or s3.make_client(session),
+                expected_owner=bucket_owner or None,
+            )
         except KeyrotateError as exc:
             raise InputError(
                 setting,
@@ -143,7 +153,7 @@ class Templates:
             location = str(getattr(options, setting) or "").strip()
             if not location:
                 continue
-            source = _read(setting, location, s3_client, session)
+            source = _read(setting, location, s3_client, session, options.template_bucket_owner)
             overrides[kind] = Override(setting, location, source, extends=False)
         return cls({k: _classified(o) for k, o in overrides.items()})
 

@@ -124,4 +124,5 @@ def notify_options_from(settings: Settings) -> NotifyOptions:
         email_template_digest=settings.email_template_digest or "",
         email_footer=settings.email_footer,
         allowed_email_domains=settings.allowed_email_domains,
+        template_bucket_owner=settings.template_bucket_owner or "",
     )
