@@ -49,7 +49,7 @@ logging.getLogger("keyrotate").setLevel(logging.INFO)
 # the runtime's handler on the root logger, redact secrets.
 protect(logger.handlers)
 
-#: metric name -> key of the digest's result; every metric is a count of the whole run.
+#: metric name -> field of the digest's result; every metric is a count of the whole run.
 RUN_METRICS: dict[str, str] = {
     "KeysRotated": "keys_rotated",
     "KeysDeactivated": "keys_deactivated",
@@ -94,13 +94,13 @@ def inventory_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
     logger.info(
         "inventory listed",
         extra={
-            "mode": result["mode"],
+            "mode": result.mode,
             "map_mode": parsed.map_mode,
-            "accounts": result["accounts_in_scope"],
-            "skipped": len(result["skipped"]),
+            "accounts": result.accounts_in_scope,
+            "skipped": len(result.skipped),
         },
     )
-    return result
+    return result.model_dump(mode="json")  # what the Map and the digest parse back
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -136,15 +136,15 @@ def digest_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     run = RunContext.from_settings(settings, parsed.run_id)
     result = lambda_flow.digest(run, parsed)
     metrics.add_dimension(name="mode", value=parsed.mode)
-    for name, key in RUN_METRICS.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=int(result[key]))
+    for name, field in RUN_METRICS.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=getattr(result, field))
     logger.info(
         "run digested",
         extra={
-            "accounts": result["accounts"],
-            "accounts_failed": result["accounts_failed"],
-            "report_key": result["report_key"],
-            "detail": result["detail"],
+            "accounts": result.accounts,
+            "accounts_failed": result.accounts_failed,
+            "report_key": result.report_key,
+            "detail": result.detail,
         },
     )
-    return result
+    return result.model_dump(mode="json")

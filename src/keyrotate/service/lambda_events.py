@@ -1,4 +1,7 @@
-"""The events the three Lambda functions accept: the state machine's contract, validated.
+"""The events the three Lambda functions accept and what they return: the state machine's
+contract, validated. Each step returns a model of this module, so what one step writes is
+what the next step parses: the inventory's items are :class:`AccountItem`, its skipped
+accounts :class:`SkippedItem`; rotate_account returns :class:`AccountSummaryItem`.
 
 The shapes are fixed by ``deploy/main.yaml`` (the state machine's task payloads):
 
@@ -24,6 +27,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
     ValidationError,
     model_validator,
@@ -52,6 +56,8 @@ def _aware(moment: datetime) -> datetime:
 
 
 AwareTime = Annotated[datetime, AfterValidator(_aware)]
+# A moment a step returns, written as Python writes it (2025-01-31T06:00:00+00:00).
+ReturnedTime = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str)]
 
 _FIXES: dict[str, str] = {
     "run_id": "use the execution name: 1-80 letters, digits, '.', '_' or '-'",
@@ -106,6 +112,21 @@ class SkippedItem(_Event):
     ou_path: Annotated[str, StringConstraints(max_length=2048)] = ""
     status: ShortText = "UNKNOWN"
     reason: ShortText
+
+
+class InventoryResult(_Event):
+    """What the inventory step returns (the state machine's ResultSelector reads every key).
+
+    In distributed mode ``accounts`` is empty and the items are in S3 at ``items_key``.
+    """
+
+    run_id: RunId
+    mode: Mode
+    accounts: list[AccountItem]
+    skipped: list[SkippedItem]
+    items_bucket: str | None = None
+    items_key: str | None = None
+    accounts_in_scope: Count
 
 
 class AccountSummaryItem(_Event):
@@ -183,6 +204,41 @@ class AccountSummaryItem(_Event):
             notifications_sent=self.notifications_sent,
             notifications_failed=self.notifications_failed,
         )
+
+
+class FailedAccount(_Event):
+    account_id: AccountId
+    name: str
+    error: str
+
+
+class DigestResult(_Event):
+    """What the digest step returns: the run's totals (the state machine's AnyAccountFailed
+    choice reads ``accounts_failed``; the metrics are read from here too)."""
+
+    run_id: RunId
+    mode: Mode
+    started: ReturnedTime
+    finished: ReturnedTime
+    accounts: Count
+    accounts_failed: Count
+    accounts_skipped: Count
+    keys_rotated: Count
+    keys_deactivated: Count
+    keys_deleted: Count
+    holds: Count
+    blocked: Count
+    failed_actions: Count
+    keys_past_rotation: Count
+    users: Count
+    keys: Count
+    actions: dict[ActionKind, dict[Outcome, Count]]
+    notifications_failed: Count
+    admin_notified: bool
+    detail: Literal["full", "counts-only"]
+    report_bucket: str | None
+    report_key: str | None
+    failed_accounts: list[FailedAccount]
 
 
 class ResultWriterDetails(_Event):

@@ -42,9 +42,13 @@ from keyrotate.service.lambda_events import (
     AccountItem,
     AccountSummaryItem,
     DigestEvent,
+    DigestResult,
     EventError,
+    InventoryResult,
+    MapMode,
     Mode,
     ResultWriterDetails,
+    SkippedItem,
     parse_event,
 )
 from keyrotate.service.report import to_document
@@ -95,21 +99,20 @@ def run_key(context: RunContext, name: str) -> str:
 # -- inventory -------------------------------------------------------------------------------
 
 
-def account_item(account: Account) -> dict[str, str]:
+def account_item(account: Account) -> AccountItem:
     """One Map item: what rotate_account needs to know about an account, nothing more."""
-    return {
-        "account_id": account.account_id,
-        "name": account.name,
-        "email": account.email,
-        "ou_path": account.ou_path,
-    }
+    return AccountItem(
+        account_id=account.account_id,
+        name=account.name,
+        email=account.email,
+        ou_path=account.ou_path,
+    )
 
 
-def inventory(context: RunContext, map_mode: str) -> dict[str, Any]:
+def inventory(context: RunContext, map_mode: MapMode) -> InventoryResult:
     """The accounts in scope as Map items; in distributed mode written to S3 instead.
 
-    Returns ``{run_id, mode, accounts, skipped, items_bucket, items_key}`` (the state
-    machine's ResultSelector needs every key). No change anywhere but the items object.
+    No change anywhere but the items object.
     """
     settings = context.settings
     bucket = settings.report_bucket
@@ -122,20 +125,20 @@ def inventory(context: RunContext, map_mode: str) -> dict[str, Any]:
     found = context.list_inventory()
     accounts = [account_item(a) for a in found.accounts]
     skipped = [
-        {**account_item(a), "status": a.status, "reason": reason} for a, reason in found.skipped
+        SkippedItem(**account_item(a).model_dump(), status=a.status, reason=reason)
+        for a, reason in found.skipped
     ]
-    result: dict[str, Any] = {
-        "run_id": context.run_id,
-        "mode": settings.mode,
-        "accounts": accounts,
-        "skipped": skipped,
-        "items_bucket": None,
-        "items_key": None,
-        "accounts_in_scope": len(accounts),
-    }
+    result = InventoryResult(
+        run_id=context.run_id,
+        mode=settings.mode,
+        accounts=accounts,
+        skipped=skipped,
+        accounts_in_scope=len(accounts),
+    )
     if map_mode == "distributed" and bucket:
-        key = put_json(context.s3, bucket, run_key(context, "accounts.json"), accounts)
-        result.update(accounts=[], items_bucket=bucket, items_key=key)
+        items = [a.model_dump(mode="json") for a in accounts]
+        key = put_json(context.s3, bucket, run_key(context, "accounts.json"), items)
+        return result.model_copy(update={"accounts": [], "items_bucket": bucket, "items_key": key})
     return result
 
 
@@ -286,7 +289,7 @@ def _counted_notifications(item: AccountSummaryItem) -> list[NotificationResult]
     ]
 
 
-def digest(context: RunContext, event: DigestEvent) -> dict[str, Any]:
+def digest(context: RunContext, event: DigestEvent) -> DigestResult:
     """All accounts in: the admin digest mailed, the run report written, the run's totals.
 
     ``accounts_failed`` (read by the state machine's AnyAccountFailed choice) counts the
@@ -336,29 +339,31 @@ def digest(context: RunContext, event: DigestEvent) -> dict[str, Any]:
             to_document(report, summary),
         )
     failed = [i for i in items if i.status == "failed"]
-    return {
-        "run_id": event.run_id,
-        "mode": event.mode,
-        "started": event.started_at.isoformat(),
-        "finished": report.finished.isoformat(),
-        "accounts": summary.accounts,
-        "accounts_failed": summary.accounts_failed,
-        "accounts_skipped": summary.accounts_skipped,
-        **{name: summary.actions.count(kind, Outcome.DONE) for name, kind in _CHANGES.items()},
-        "holds": summary.holds,
-        "blocked": summary.blocked,
-        "failed_actions": summary.failed_actions,
-        "keys_past_rotation": summary.keys_past_rotation,
-        "users": summary.users,
-        "keys": summary.keys,
-        "actions": summary.actions.nested(),
-        "notifications_failed": summary.notifications_failed,
-        "admin_notified": any(n.sent for n in admin),
-        "detail": "full" if complete else "counts-only",
-        "report_bucket": settings.report_bucket,
-        "report_key": report_key,
-        "failed_accounts": [
-            {"account_id": i.account_id, "name": i.name, "error": failure_reason(i)}
-            for i in failed[:MAX_LISTED_FAILURES]
-        ],
-    }
+    return DigestResult.model_validate(
+        {
+            "run_id": event.run_id,
+            "mode": event.mode,
+            "started": event.started_at,
+            "finished": report.finished,
+            "accounts": summary.accounts,
+            "accounts_failed": summary.accounts_failed,
+            "accounts_skipped": summary.accounts_skipped,
+            **{name: summary.actions.count(kind, Outcome.DONE) for name, kind in _CHANGES.items()},
+            "holds": summary.holds,
+            "blocked": summary.blocked,
+            "failed_actions": summary.failed_actions,
+            "keys_past_rotation": summary.keys_past_rotation,
+            "users": summary.users,
+            "keys": summary.keys,
+            "actions": summary.actions.nested(),
+            "notifications_failed": summary.notifications_failed,
+            "admin_notified": any(n.sent for n in admin),
+            "detail": "full" if complete else "counts-only",
+            "report_bucket": settings.report_bucket,
+            "report_key": report_key,
+            "failed_accounts": [
+                {"account_id": i.account_id, "name": i.name, "error": failure_reason(i)}
+                for i in failed[:MAX_LISTED_FAILURES]
+            ],
+        }
+    )
