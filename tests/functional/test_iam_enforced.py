@@ -14,7 +14,10 @@ would like. The organization:
 
 ``ProtectedUserArns`` is ``arn:aws:iam::*:user/breakglass/*`` everywhere. ``audited`` and
 ``enforced`` hold the same users: keys due for each kind of change, fresh keys, a break-glass
-user under ``/breakglass/`` and a user tagged ``keyrotate:protected``.
+user under ``/breakglass/`` and a user tagged ``keyrotate:protected``. Both protected users'
+keys are due: the code knows the fences too (main.yaml gives the functions the same
+``ProtectedUserArns``) and reports them protected; with its copy of the list missing, IAM
+still refuses (the code made to try).
 
 What the emulator enforces, and what it cannot (iam_auth.py): actions and resource ARNs,
 the path-based fence included, are judged as AWS judges them. Conditions are not: moto reads
@@ -74,8 +77,8 @@ USERS = (
     UserSpec("app-previous", (KeySpec(101, used_days_ago=20), KeySpec(11, used_days_ago=1))),
     UserSpec("app-retired", (KeySpec(120, active=False),)),  # DELETE the lone inactive key
     UserSpec("scratch", (KeySpec(5),)),  # the target of the direct write calls
-    UserSpec("breakglass-admin", (KeySpec(10, used_days_ago=1),), path="/breakglass/"),
-    UserSpec("tagged-admin", (KeySpec(10, used_days_ago=1),), tags={"keyrotate:protected": "y"}),
+    UserSpec("breakglass-admin", (KeySpec(100, used_days_ago=1),), path="/breakglass/"),
+    UserSpec("tagged-admin", (KeySpec(100, used_days_ago=1),), tags={"keyrotate:protected": "y"}),
 )
 PROTECTED_USERS = ("breakglass-admin", "tagged-admin")
 PATH_LIMITED_USERS = (
@@ -136,8 +139,12 @@ class Org:
             )["Credentials"]
         return _session(creds)
 
-    def run(self, *args: str) -> CliRun:
-        """``keyrotate run`` as the operator, with IAM enforcing every call it makes."""
+    def run(self, *args: str, code_knows_the_list: bool = True) -> CliRun:
+        """``keyrotate run`` as the operator, with IAM enforcing every call it makes.
+
+        ``code_knows_the_list``: the code gets ``ProtectedUserArns`` as main.yaml gives it to
+        the functions; without it, only IAM stands between the code and those users.
+        """
         expire_credential_reports(self.endpoint)  # earlier tests changed keys
         env: dict[str, str | None] = {
             "AWS_ACCESS_KEY_ID": self.operator["aws_access_key_id"],
@@ -146,6 +153,7 @@ class Org:
             "OrgListAccount": MANAGEMENT_ACCOUNT_ID,
             "OrgListRole": ORG_LIST_ROLE,
             "IAMRoleName": MEMBER_ROLE,
+            "ProtectedUserArns": PROTECTED if code_knows_the_list else None,
         }
         with iam_auth.enforced(self.endpoint):
             return run_cli(*args, env=env)
@@ -258,6 +266,12 @@ def org(_moto_server: str) -> Iterator[Org]:
     reset_moto(endpoint)  # nothing of this organization leaks into other modules
 
 
+def _protected(run: CliRun, account_id: str, user: str) -> bool:
+    """Whether the report shows ``user`` left alone as protected (and nothing else)."""
+    records = records_by_user(run.report)[(account_id, user)]
+    return all(r["action"] == "EXEMPT" and "protected" in r["reason"] for r in records)
+
+
 def _outcomes(run: CliRun, account_id: str) -> dict[str, list[tuple[str, str]]]:
     """Each user's (action, outcome) pairs in ``account_id``, from the JSON report."""
     return {
@@ -277,6 +291,7 @@ def test_an_audit_succeeds_with_either_tier_and_changes_nothing(org: Org) -> Non
         assert outcomes["app-due"] == [("ROTATE", "planned")]
         assert outcomes["app-retired"] == [("DELETE", "planned")]
         assert ("DEACTIVATE", "planned") in outcomes["app-previous"]
+        assert all(_protected(run, account_id, u) for u in PROTECTED_USERS)
     assert {a: org.keys(a) for a in (org.audited, org.enforced)} == before
 
 
@@ -313,16 +328,27 @@ def test_an_enforce_run_with_the_enforce_tier_changes_what_is_due_and_no_protect
     assert sorted(after["app-previous"].values()) == ["Active", "Inactive"]
     for user in ("app-fresh", "scratch", *PROTECTED_USERS):
         assert after[user] == before[user], user
+    assert all(_protected(run, org.enforced, u) for u in PROTECTED_USERS)
     assert org.secret_names(org.enforced) == {f"keyrotate/{org.enforced}/app-due"}
 
 
 # ---- the code made to try --------------------------------------------------------------------
-def test_a_forced_rotation_of_a_break_glass_user_is_refused_by_iam(org: Org) -> None:
+def test_a_forced_rotation_of_a_break_glass_user_is_not_even_tried(org: Org) -> None:
     before = org.keys(org.enforced)["breakglass-admin"]
+    forced = f"{org.enforced}:breakglass-admin"
+    run = org.run("--enforce", "--accounts", org.enforced, "--force-user", forced)
+    assert run.exit_code == 0, run.stderr
+    assert _protected(run, org.enforced, "breakglass-admin")
+    assert org.keys(org.enforced)["breakglass-admin"] == before
+
+
+def test_without_the_codes_copy_of_the_list_iam_refuses_the_break_glass_user(org: Org) -> None:
+    before = org.keys(org.enforced)["breakglass-admin"]
+    forced = f"{org.enforced}:breakglass-admin"
     run = org.run(
-        "--enforce", "--accounts", org.enforced, "--force-user", f"{org.enforced}:breakglass-admin"
+        "--enforce", "--accounts", org.enforced, "--force-user", forced, code_knows_the_list=False
     )
-    assert run.exit_code == 1
+    assert run.exit_code == 1  # the refused change is a failure the run reports
     (record,) = records_by_user(run.report)[(org.enforced, "breakglass-admin")]
     assert (record["action"], record["outcome"]) == ("ROTATE", "failed")
     assert org.keys(org.enforced)["breakglass-admin"] == before

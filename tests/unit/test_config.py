@@ -189,6 +189,11 @@ ENV_SAMPLES: dict[str, tuple[str, object]] = {
     "admin_email_address": ("security@example.com", "security@example.com"),
     "allowed_email_domains": ("Example.com, example.org", ("example.com", "example.org")),
     "template_bucket_owner": ("111122223333", "111122223333"),
+    "protected_user_arns": (
+        "arn:aws:iam::*:user/breakglass/*",
+        ("arn:aws:iam::*:user/breakglass/*",),
+    ),
+    "managed_user_path": ("/service-accounts/", "/service-accounts/"),
     "email_transport": ("SMTP", EmailTransport.SMTP),
     "email_sender": ("Key Rotation <keys@example.com>", "Key Rotation <keys@example.com>"),
     "ses_region": ("us-west-2", "us-west-2"),

@@ -40,7 +40,7 @@ FUNCTION_ENVIRONMENT = {
     "DryRunFlag", "RotationPeriod", "InstallWindow", "RecoveryWindow", "WarnPeriod", "InUseDays",
     "IAMExemptionGroup", "IAMRoleName", "OrgListAccount", "OrgListRole", "AWSOrgID",
     "StoreSecretsInCentralAccount", "CredentialReplicationRegions", "AdminEmailAddress",
-    "AllowedEmailDomains", "TemplateBucketOwner",
+    "AllowedEmailDomains", "TemplateBucketOwner", "ProtectedUserArns", "ManagedUserPath",
     "ResourceOwnerTag", "EmailTemplateAudit", "EmailTemplateEnforce", "SMTPUserParamName",
     "SMTPPasswordParamName", "RunLambdaInVPC", "CentralAccount", "SecretsKmsKeyId",
     "MemberSecretsKmsKeyAlias",

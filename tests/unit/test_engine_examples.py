@@ -327,6 +327,11 @@ EXEMPTIONS: list[Row] = [
         user(exemption=Exemption("group")),
         [Step(EXEMPT, None, Reason.EXEMPT_GROUP, None)],
     ),
+    (
+        "protected user (IAM denies any change), even forced: EXEMPT, said why",
+        user(_OLD, forced=True, exemption=Exemption("protected", "carries the tag")),
+        [Step(EXEMPT, None, Reason.PROTECTED, None)],
+    ),
 ]
 
 

@@ -31,6 +31,7 @@ from keyrotate.config.values import (
     GroupName,
     HostName,
     IamName,
+    IamPath,
     KmsAlias,
     KmsKeyRef,
     OrgId,
@@ -43,6 +44,7 @@ from keyrotate.config.values import (
     SsmParameterName,
     TagKey,
     TemplateLocation,
+    UserArnPattern,
     WorkerCount,
     comma_list,
     lowercase,
@@ -103,6 +105,8 @@ ENV_VARIABLES: Final = MappingProxyType(
         "exclude_accounts": ("ExcludeAccounts",),
         "exemption_group": ("IAMExemptionGroup",),
         "exemption_tag": ("ExemptionTag",),
+        "protected_user_arns": ("ProtectedUserArns",),
+        "managed_user_path": ("ManagedUserPath",),
         "resource_owner_tag": ("ResourceOwnerTag",),
         "force_users": ("ForceUsers",),
         "workers": ("MaxWorkers",),
@@ -190,6 +194,10 @@ class Settings(BaseModel):
     exclude_accounts: Annotated[tuple[AccountId, ...], _List] = ()
     exemption_group: GroupName = "IAMKeyRotationExemptionGroup"
     exemption_tag: TagKey = "keyrotate:exempt"
+    # The code's copy of member-role.yaml's fences (keyrotate.domain.protection): users IAM
+    # never lets the member role change are planned nothing and reported as protected.
+    protected_user_arns: Annotated[tuple[UserArnPattern, ...], _List] = ()
+    managed_user_path: IamPath = "/"
     resource_owner_tag: TagKey = "ResourceOwner"
     force_users: Annotated[tuple[ForcedUser, ...], _List] = ()
     workers: WorkerCount = 8

@@ -189,6 +189,24 @@ TagKey = Annotated[
         "use a tag key of 1 to 128 letters, digits, spaces or _.:/=+-@",
     ),
 ]
+# member-role.yaml's ProtectedUserArns and ManagedUserPath, which the code applies too
+# (keyrotate.domain.protection): the same forms as the template's AllowedPattern.
+UserArnPattern = Annotated[
+    str,
+    _pattern(
+        r"arn:aws[a-z-]*:iam::(\d{12}|\*):user/[\w+=.@/*?-]{1,512}",
+        "user_arn_pattern",
+        "use a user ARN pattern such as 'arn:aws:iam::*:user/breakglass/*' (* and ? wildcards)",
+    ),
+]
+IamPath = Annotated[
+    str,
+    _pattern(
+        r"/([\w+=,.@-]+/)*",
+        "iam_path",
+        "use an IAM path that starts and ends with '/', such as '/' or '/service-accounts/'",
+    ),
+]
 PrincipalArn = Annotated[
     str,
     _pattern(

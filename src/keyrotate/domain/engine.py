@@ -93,6 +93,9 @@ def current_key(keys: Sequence[AccessKey], secret_key_id: str | None) -> AccessK
     return newest
 
 
+_EXEMPT_REASONS = {"group": Reason.EXEMPT_GROUP, "protected": Reason.PROTECTED}
+
+
 def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
     """Plan one user's keys at ``now`` under ``policy`` (SPEC.md rules 1-10).
 
@@ -102,7 +105,7 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
     name = user.user_name
     exemption = user.exemption
     if exemption is not None and exemption.applies(now):
-        reason = Reason.EXEMPT_GROUP if exemption.source == "group" else Reason.EXEMPT_TAG
+        reason = _EXEMPT_REASONS.get(exemption.source, Reason.EXEMPT_TAG)
         return new_plan(name, None, (new_action(EXEMPT, name, None, reason, None),))
 
     keys = user.keys

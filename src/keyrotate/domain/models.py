@@ -81,7 +81,7 @@ NO_STATE = KeyState()
 class Exemption:
     """Why a user is left alone: its group membership or its exemption tag."""
 
-    source: str  # "group" or "tag"
+    source: str  # "group", "tag" or "protected" (keyrotate.domain.protection)
     reason: str = ""
     until: datetime | None = None
 
@@ -155,6 +155,8 @@ class Reason(Enum):
     )
     EXEMPT_GROUP = "the user is in the exemption group"
     EXEMPT_TAG = "the user carries the exemption tag"
+    # IAM itself denies keyrotate any change to the user (keyrotate.domain.protection).
+    PROTECTED = "the user is protected: IAM denies keyrotate any change to it"
 
     @property
     def sentence(self) -> str:

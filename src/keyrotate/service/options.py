@@ -35,6 +35,9 @@ class RunOptions:
     region: str
     exemption_group: str
     exemption_tag: str
+    # member-role.yaml's ProtectedUserArns and ManagedUserPath (keyrotate.domain.protection)
+    protected_user_arns: tuple[str, ...]
+    managed_user_path: str
     owner_tag: str
     secret_name_format: str
     reader_principals: tuple[str, ...]
@@ -72,6 +75,8 @@ class RunOptions:
             region=region,
             exemption_group=settings.exemption_group,
             exemption_tag=settings.exemption_tag,
+            protected_user_arns=settings.protected_user_arns,
+            managed_user_path=settings.managed_user_path,
             owner_tag=settings.resource_owner_tag,
             secret_name_format=settings.secret_name_format,
             reader_principals=settings.secret_reader_principals,

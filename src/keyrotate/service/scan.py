@@ -48,6 +48,7 @@ from keyrotate.domain.engine import plan
 from keyrotate.domain.errors import AccessDenied, AwsError
 from keyrotate.domain.models import AccessKey, Exemption, KeyState, UserKeys
 from keyrotate.domain.policy import RotationPolicy
+from keyrotate.domain.protection import protection_of
 from keyrotate.domain.secret_names import is_secret_name
 from keyrotate.domain.state_tags import HELD_KEY_TAG, key_state, parse_exemption
 from keyrotate.service.account_context import ReadingAccount
@@ -113,11 +114,19 @@ class AccountScan:
 
 
 def exemption_of(
-    user_name: str,
+    user: IamUser,
     tags: dict[str, str],
     group_members: set[str] | None,
     options: RunOptions,
 ) -> Exemption | None:
+    """Why the user is left alone, if it is. IAM's fences first: they hold for good, while
+    an exemption tag may have expired (deploy/README.md "Which fence is which")."""
+    protected = protection_of(
+        user.arn, tags, options.protected_user_arns, options.managed_user_path
+    )
+    if protected is not None:
+        return Exemption("protected", protected)
+    user_name = user.name
     if group_members is not None and user_name in group_members:
         return Exemption("group", f"member of {options.exemption_group}")
     value = tags.get(options.exemption_tag)
@@ -276,7 +285,7 @@ def build_user(
             secret.tags if secret else None,
             value_written=secret is None or secret.holds_value_of(secret.tags.get(HELD_KEY_TAG)),
         ),
-        exemption=exemption_of(user.name, tags, directory.members, options),
+        exemption=exemption_of(user, tags, directory.members, options),
         forced=(account.account_id, user.name) in options.force_users,
         owner=tags.get(options.owner_tag) or None,
         # IAM allows ',' in a user name, Secrets Manager not in a secret name: such a user's
