@@ -33,6 +33,7 @@ from keyrotate.domain import (
     RotationPolicy,
     UnusedKeyAction,
     UserKeys,
+    consumer_last_used,
     plan,
 )
 from tests.unit.engine_support import NewKeyIds, apply_plan
@@ -177,7 +178,8 @@ def test_nothing_is_deactivated_inside_the_install_window(case: Case) -> None:
         assert target.active
         if action.reason is Reason.UNUSED:  # the current key itself, which nobody waits for
             assert target.key_id == result.current_key_id
-            assert target.last_used is None
+            # never used by a consumer: at most by keyrotate's own check (SPEC rule 7)
+            assert consumer_last_used(target, case.user.state) is None
             assert not any(k.active and k is not target for k in case.user.keys)
             assert now >= target.created + policy.rotate_after
         else:
