@@ -99,7 +99,7 @@ def audit(url: str, accounts: list[tuple[str, str]], mode: str, workers: int) ->
     inventory = Inventory(tuple(Account(a, n, f"{n}@example.com") for a, n in accounts), ())
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
-    report = run_accounts(context, inventory, SpilledAccounts())
+    report = run_accounts(context, inventory, SpilledAccounts()).report
     wall = time.perf_counter() - started
     needing = users = 0
     paths: Counter[str] = Counter()

@@ -43,12 +43,10 @@ from rich.table import Table
 from keyrotate.config import Settings, load_settings
 from keyrotate.console import account_progress, actions_table, summary_table
 from keyrotate.domain.errors import InputError, KeyrotateError
-from keyrotate.domain.results import RunReport
-from keyrotate.domain.summary import summarize_run
 from keyrotate.logredact import LOG_LEVEL_ENV, LOG_LEVELS, cli_logging
 from keyrotate.service.calendar import calendar_rows
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
-from keyrotate.service.organization import run_organization
+from keyrotate.service.organization import OrganizationRun, run_organization
 from keyrotate.service.report import exit_code, write_document, write_report
 from keyrotate.service.results import KeptAccounts
 from keyrotate.service.spill import SpilledAccounts
@@ -231,12 +229,13 @@ def show_config(cli: CommandInput) -> None:
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
-def _finish(cli: CommandInput, report: RunReport, console: Console) -> None:
+def _finish(cli: CommandInput, run: OrganizationRun, console: Console) -> None:
     """Print the run (table or JSON), write the report file, exit 1 if anything failed.
 
-    The summary is counted once: every pass over a spilled run reads it back from disk.
+    The summary is the one the run counted as its accounts finished: every pass over a
+    spilled run reads it back from disk, so none of them counts again.
     """
-    summary = summarize_run(report)
+    report, summary = run.report, run.summary
     if cli.report_path is not None:
         write_report(report, cli.report_path, summary)
     if cli.output == "json":
@@ -260,8 +259,8 @@ def run_command(cli: CommandInput) -> None:
     inventory = context.list_inventory()
     total = len(inventory.accounts)
     with account_progress(Console(stderr=True), total, f"{cli.settings.mode} run") as tick:
-        report = run_organization(context, inventory, SpilledAccounts(), on_account_done=tick)
-    _finish(cli, report, console)
+        run = run_organization(context, inventory, SpilledAccounts(), on_account_done=tick)
+    _finish(cli, run, console)
 
 
 def _as_of(value: str | None, now: datetime) -> datetime:
@@ -295,12 +294,12 @@ def plan_command(cli: CommandInput, as_of: str | None) -> None:
     total = len(inventory.accounts)
     with account_progress(Console(stderr=True), total, "audit") as tick:
         # In memory: the calendar replays each user's engine inputs, which a spill drops.
-        report = run_organization(
+        run = run_organization(
             context, inventory, KeptAccounts(), on_account_done=tick, notify=False
         )
-    rows = calendar_rows(report, context.options.policy, until)
+    rows = calendar_rows(run.report, context.options.policy, until)
     if cli.report_path is not None:
-        write_report(report, cli.report_path)
+        write_report(run.report, cli.report_path, run.summary)
     if cli.output == "json":
         click.echo(json.dumps({"until": until.isoformat(), "calendar": rows}, indent=2))
         return
@@ -336,13 +335,13 @@ def demo_command(out_dir: Path) -> None:
         f"Seeded {len(manifest.accounts)} accounts ({len(manifest.skipped_accounts)} "
         f"suspended) in {len(manifest.ou_paths)} OUs, {len(manifest.users)} IAM users."
     )
-    for title, report in (
+    for title, run in (
         ("1. audit pass (nothing changes)", demo.audit),
         ("2. enforce pass", demo.enforce),
     ):
         console.rule(title)
-        console.print(actions_table(report))
-        console.print(summary_table(report.mode, summarize_run(report)))
+        console.print(actions_table(run.report))
+        console.print(summary_table(run.report.mode, run.summary))
     console.rule("files")
     console.print(
         f"reports: {demo.out_dir / 'audit-report.json'}, {demo.out_dir / 'enforce-report.json'}"

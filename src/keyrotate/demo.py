@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keyrotate.config import Settings, load_settings
-from keyrotate.domain.results import RunReport
 from keyrotate.emulator.demo_org import DemoManifest, seed_demo_organization
 from keyrotate.emulator.seed import iam_client
 from keyrotate.emulator.server import EmulatorServer
 from keyrotate.service.context import RunContext
 from keyrotate.service.options import Clock, utc_now
-from keyrotate.service.organization import run_organization
+from keyrotate.service.organization import OrganizationRun, run_organization
 from keyrotate.service.report import write_report
 from keyrotate.service.spill import SpilledAccounts
 
@@ -38,8 +37,8 @@ _AWS_SETTINGS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS
 @dataclass(frozen=True, slots=True)
 class DemoRun:
     manifest: DemoManifest
-    audit: RunReport
-    enforce: RunReport
+    audit: OrganizationRun
+    enforce: OrganizationRun
     out_dir: Path
 
     @property
@@ -113,11 +112,11 @@ def run_demo(out_dir: Path, *, clock: Clock = utc_now, extra: Mapping[str, str] 
         _isolate(server.url)
         manifest = seed_demo_organization(server.url, clock(), role_name=ROLE_NAME)
         deploy_member_policies(server.url, manifest)
-        reports: dict[str, RunReport] = {}
+        runs: dict[str, OrganizationRun] = {}
         for mode in ("audit", "enforce"):
             settings = demo_settings(out_dir, enforce=mode == "enforce", extra=extra)
             context = RunContext.from_settings(settings, f"demo-{mode}", clock=clock)
-            report = run_organization(context, context.list_inventory(), SpilledAccounts())
-            write_report(report, out_dir / f"{mode}-report.json")
-            reports[mode] = report
-    return DemoRun(manifest, reports["audit"], reports["enforce"], out_dir)
+            run = run_organization(context, context.list_inventory(), SpilledAccounts())
+            write_report(run.report, out_dir / f"{mode}-report.json", run.summary)
+            runs[mode] = run
+    return DemoRun(manifest, runs["audit"], runs["enforce"], out_dir)

@@ -593,7 +593,7 @@ def enforce_run(
     if adjust is not None:
         options = adjust(options)
     context = RunContext(settings, "faults", sessions, options, clock=clock, notifier=notifier)
-    return run_organization(context, inventory, SpilledAccounts())
+    return run_organization(context, inventory, SpilledAccounts()).report
 
 
 def outcomes(report: RunReport, org: Org) -> dict[tuple[str, str], tuple[tuple[str, str], ...]]:

@@ -162,9 +162,15 @@ class Notifier:
         return self._send([message]) if message else ()
 
     def notify_run(
-        self, report: RunReport, policy: RotationPolicy
+        self,
+        report: RunReport,
+        policy: RotationPolicy,
+        summaries: Mapping[str, RunSummary] | None = None,
     ) -> tuple[NotificationResult, ...]:
-        """Owners first, then the digest, which lists every failed notification so far."""
+        """Owners first, then the digest, which lists every failed notification so far.
+
+        ``summaries``: the accounts' counts by account id, when the run has made them.
+        """
         owners = self._notify_owners(report.accounts, mode=report.mode, started=report.started)
         failed = [n for n in (*report.notifications, *owners) if not n.sent]
-        return owners + self.notify_admin(report, policy, failed)
+        return owners + self.notify_admin(report, policy, failed, summaries)
