@@ -238,8 +238,10 @@ def test_the_refused_owner_reaches_the_digest_through_the_notifier() -> None:
 
 
 def test_an_admin_address_outside_the_allowed_domains_is_refused_at_start() -> None:
+    from keyrotate.config import Settings
+
     with pytest.raises(InputError, match="admin_email_address"):
-        NotifyOptions(admin_email_address="sec@Example.com", allowed_email_domains=("example.com",))
+        Settings(admin_email_address="sec@Example.com", allowed_email_domains=("example.com",))
 
 
 def test_the_allowed_domains_setting_reaches_the_notifier() -> None:

@@ -6,9 +6,7 @@ import email
 from email import policy as email_policy
 from pathlib import Path
 
-import pytest
-
-from keyrotate.domain.errors import AwsError, InputError
+from keyrotate.domain.errors import AwsError
 from keyrotate.domain.policy import RotationPolicy
 from keyrotate.notify import (
     FileTransport,
@@ -17,7 +15,6 @@ from keyrotate.notify import (
     Notifier,
     NotifyOptions,
     Templates,
-    build_transport,
     send_all,
 )
 from tests.unit.notify_support import assert_no_secret, org_report, parts
@@ -128,33 +125,3 @@ def test_notify_run_with_file_options_writes_every_mail_to_mail_dir(tmp_path: Pa
 def test_transport_none_sends_nothing_and_reports_nothing() -> None:
     options = NotifyOptions(admin_email_address="admin@example.com", email_transport="none")
     assert Notifier.from_options(options).notify_run(org_report("enforce"), RotationPolicy()) == ()
-
-
-@pytest.mark.parametrize(
-    ("options", "field"),
-    [
-        (NotifyOptions(email_transport="file"), "mail_dir"),
-        (NotifyOptions(email_transport="ses"), "email_sender"),
-        (NotifyOptions(email_transport="smtp", email_sender="k@example.com"), "smtp_host"),
-    ],
-)
-def test_unusable_transport_settings_are_input_errors_naming_the_field(
-    options: NotifyOptions, field: str
-) -> None:
-    with pytest.raises(InputError) as raised:
-        build_transport(options)
-    assert raised.value.field == field
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "field"),
-    [
-        ({"email_transport": "pigeon"}, "email_transport"),
-        ({"smtp_security": "ssl"}, "smtp_security"),
-        ({"smtp_user_param_name": "/smtp/user"}, "smtp_password_param_name"),
-    ],
-)
-def test_invalid_options_are_rejected_naming_the_field(kwargs: dict[str, str], field: str) -> None:
-    with pytest.raises(InputError) as raised:
-        NotifyOptions(**kwargs)  # type: ignore[arg-type]
-    assert raised.value.field == field

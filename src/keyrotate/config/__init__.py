@@ -15,13 +15,12 @@ from keyrotate.config.loader import SettingsError, load_settings, read_config_fi
 from keyrotate.config.settings import (
     ENV_NAMES,
     ENV_VARIABLES,
-    EmailTransport,
     ScanMode,
     SettingRow,
     Settings,
-    SmtpSecurity,
     Source,
 )
+from keyrotate.notify.options import EmailTransport, SmtpSecurity
 
 __all__ = [
     "ENV_NAMES",

@@ -5,7 +5,9 @@ follow the parameters of the AWS pattern (``DryRunFlag``, ``RotationPeriod``, ..
 Lambda deployment passes CloudFormation parameters straight through as environment variables.
 
 Field checks live in :mod:`keyrotate.config.values`; the checks that involve several fields
-live in :meth:`Settings._check_combination`, and the rotation thresholds are checked by
+live in :meth:`Settings._check_combination` (the mail settings in :meth:`Settings._check_mail`,
+and nowhere else: :class:`~keyrotate.notify.NotifyOptions` is made from these settings and
+trusted), and the rotation thresholds are checked by
 :class:`~keyrotate.domain.policy.RotationPolicy` itself (one rule, one place).
 """
 
@@ -54,19 +56,7 @@ from keyrotate.domain.errors import InputError
 from keyrotate.domain.kms_keys import check_central_key
 from keyrotate.domain.mail_domains import recipient_allowed
 from keyrotate.domain.policy import RotationPolicy, UnusedKeyAction
-
-
-class EmailTransport(StrEnum):
-    SES = "ses"
-    SMTP = "smtp"
-    FILE = "file"  # write .eml files to mail_dir (demo, air-gapped review)
-    NONE = "none"
-
-
-class SmtpSecurity(StrEnum):
-    STARTTLS = "starttls"
-    TLS = "tls"
-    NONE = "none"
+from keyrotate.notify.options import EmailTransport, SmtpSecurity
 
 
 class ScanMode(StrEnum):
@@ -321,21 +311,7 @@ class Settings(BaseModel):
         # and the loader adds where the value came from.
         self._apply_windows()
         self.policy()
-        if self.email_transport is EmailTransport.SMTP and not self.smtp_host:
-            raise InputError(
-                "smtp_host",
-                self.smtp_host,
-                "set the SMTP server's host name when email_transport is 'smtp'",
-            )
-        if (
-            self.email_transport in (EmailTransport.SES, EmailTransport.SMTP)
-            and not self.email_sender
-        ):
-            raise InputError(
-                "email_sender",
-                self.email_sender,
-                f"set the From address when email_transport is '{self.email_transport}'",
-            )
+        self._check_mail()
         if (
             self.store_secrets_in_central_account
             and self.central_account is None
@@ -369,6 +345,32 @@ class Settings(BaseModel):
                 "listed (IAM compares case-sensitively), or add its domain to the list",
             )
         return self
+
+    def _check_mail(self) -> None:
+        """How mail is sent: checked here only; the notifier trusts the options it is given."""
+        transport = self.email_transport
+        if transport is EmailTransport.SMTP and not self.smtp_host:
+            raise InputError(
+                "smtp_host",
+                self.smtp_host,
+                "set the SMTP server's host name when email_transport is 'smtp'",
+            )
+        if transport in (EmailTransport.SES, EmailTransport.SMTP) and not self.email_sender:
+            raise InputError(
+                "email_sender",
+                self.email_sender,
+                f"set the From address when email_transport is '{transport}'",
+            )
+        if transport is EmailTransport.FILE and not self.mail_dir:
+            raise InputError(
+                "mail_dir", self.mail_dir, "name the folder the file transport writes to"
+            )
+        user, password = self.smtp_user_param_name, self.smtp_password_param_name
+        if bool(user) != bool(password):
+            missing = "smtp_password_param_name" if user else "smtp_user_param_name"
+            raise InputError(
+                missing, None, "name both SSM parameters (user and password) or neither"
+            )
 
     def _apply_windows(self) -> None:
         """Turn the windows, when given, into the thresholds every reader uses."""

@@ -1,17 +1,28 @@
-"""The notification settings, as plain values (the service fills them from its Settings).
+"""The notification settings, as plain values: made from the validated Settings
+(:func:`keyrotate.service.context.notify_options_from`), which check every mail setting when
+they load (``Settings._check_mail``). Nothing here checks them again.
 
-Kept separate from ``keyrotate.config`` so that ``notify`` depends on nothing above it.
+Kept separate from ``keyrotate.config`` so that ``notify`` depends on nothing above it: the
+two enums live here, and the settings use them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-from keyrotate.domain.errors import InputError
-from keyrotate.domain.mail_domains import recipient_allowed
 
-TRANSPORTS = ("ses", "smtp", "file", "none")
-SMTP_SECURITY = ("starttls", "tls", "none")
+class EmailTransport(StrEnum):
+    SES = "ses"
+    SMTP = "smtp"
+    FILE = "file"  # write .eml files to mail_dir (demo, air-gapped review)
+    NONE = "none"
+
+
+class SmtpSecurity(StrEnum):
+    STARTTLS = "starttls"
+    TLS = "tls"
+    NONE = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,12 +34,12 @@ class NotifyOptions:
     """
 
     admin_email_address: str = ""
-    email_transport: str = "none"
+    email_transport: EmailTransport = EmailTransport.NONE
     email_sender: str = ""
     ses_region: str | None = None
     smtp_host: str = ""
     smtp_port: int = 587
-    smtp_security: str = "starttls"
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
     smtp_user_param_name: str = ""
     smtp_password_param_name: str = ""
     smtp_timeout_seconds: float = 30.0
@@ -38,33 +49,7 @@ class NotifyOptions:
     email_template_digest: str = ""
     email_footer: str = ""
     # Owners are mailed only at these domains (empty: anywhere); see
-    # keyrotate.domain.mail_domains. The admin address is checked against them at start-up.
+    # keyrotate.domain.mail_domains. (The admin address is checked against them by Settings.)
     allowed_email_domains: tuple[str, ...] = ()
     # The account that must own an s3:// template's bucket ("" = any): the deployment's own.
     template_bucket_owner: str = ""
-
-    def __post_init__(self) -> None:
-        if self.email_transport not in TRANSPORTS:
-            raise InputError(
-                "email_transport", self.email_transport, f"use one of {', '.join(TRANSPORTS)}"
-            )
-        if self.smtp_security not in SMTP_SECURITY:
-            raise InputError(
-                "smtp_security", self.smtp_security, f"use one of {', '.join(SMTP_SECURITY)}"
-            )
-        if self.admin_email_address and not recipient_allowed(
-            self.admin_email_address, self.allowed_email_domains
-        ):
-            raise InputError(
-                "admin_email_address",
-                self.admin_email_address,
-                "use an address of one of allowed_email_domains "
-                f"({', '.join(self.allowed_email_domains)}), its domain written as listed "
-                "(IAM compares case-sensitively), or add its domain to the list",
-            )
-        if bool(self.smtp_user_param_name) != bool(self.smtp_password_param_name):
-            raise InputError(
-                "smtp_password_param_name" if self.smtp_user_param_name else "smtp_user_param_name",
-                "",
-                "name both SSM parameters (user and password) or neither",
-            )

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from keyrotate.aws import ses, ssm
-from keyrotate.domain.errors import InputError, KeyrotateError
+from keyrotate.domain.errors import KeyrotateError
 from keyrotate.domain.results import NotificationResult
 from keyrotate.notify.message import Message
-from keyrotate.notify.options import NotifyOptions
+from keyrotate.notify.options import EmailTransport, NotifyOptions, SmtpSecurity
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -76,7 +76,7 @@ class SmtpTransport:
         host: str,
         port: int,
         *,
-        security: str = "starttls",
+        security: SmtpSecurity = SmtpSecurity.STARTTLS,
         credentials: Callable[[], Credentials | None] = lambda: None,
         sender: str = "",
         ssl_context: ssl.SSLContext | None = None,
@@ -99,7 +99,7 @@ class SmtpTransport:
         return self._credentials
 
     def _connect(self) -> smtplib.SMTP:
-        if self.security == "tls":
+        if self.security == SmtpSecurity.TLS:
             return smtplib.SMTP_SSL(
                 self.host, self.port, timeout=self._timeout, context=self._ssl_context
             )
@@ -108,7 +108,7 @@ class SmtpTransport:
     def send(self, message: Message) -> None:
         credentials = self._login_details()
         with self._connect() as smtp:
-            if self.security == "starttls":
+            if self.security == SmtpSecurity.STARTTLS:
                 smtp.starttls(context=self._ssl_context)
             if credentials is not None:
                 smtp.login(*credentials)
@@ -167,22 +167,15 @@ def build_transport(
     *,
     ssl_context: ssl.SSLContext | None = None,
 ) -> Transport:
-    """The transport ``options.email_transport`` names; :class:`InputError` if unusable."""
+    """The transport ``options.email_transport`` names, with the settings it needs (the
+    settings have checked they are there: ``Settings._check_mail``)."""
     kind = options.email_transport
-    if kind == "none":
+    if kind == EmailTransport.NONE:
         return NoneTransport()
-    if kind == "file":
-        if not options.mail_dir:
-            raise InputError("mail_dir", "", "name the folder the file transport writes to")
+    if kind == EmailTransport.FILE:
         return FileTransport(options.mail_dir)
-    if not options.email_sender:
-        raise InputError(
-            "email_sender", "", f"set the address mail is sent from (needed by {kind})"
-        )
-    if kind == "ses":
+    if kind == EmailTransport.SES:
         return SesTransport(options.email_sender, ses.make_client(session, options.ses_region))
-    if not options.smtp_host:
-        raise InputError("smtp_host", "", "set the SMTP relay's host name")
     return SmtpTransport(
         options.smtp_host,
         options.smtp_port,

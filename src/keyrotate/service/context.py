@@ -110,12 +110,12 @@ class RunContext:
 def notify_options_from(settings: Settings) -> NotifyOptions:
     return NotifyOptions(
         admin_email_address=settings.admin_email_address or "",
-        email_transport=settings.email_transport.value,
+        email_transport=settings.email_transport,
         email_sender=settings.email_sender or "",
         ses_region=settings.effective_ses_region,
         smtp_host=settings.smtp_host or "",
         smtp_port=settings.smtp_port,
-        smtp_security=settings.smtp_security.value,
+        smtp_security=settings.smtp_security,
         smtp_user_param_name=settings.smtp_user_param_name or "",
         smtp_password_param_name=settings.smtp_password_param_name or "",
         mail_dir=settings.mail_dir,
