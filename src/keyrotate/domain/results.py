@@ -123,5 +123,5 @@ class RunReport:
     mode: str  # "audit" or "enforce"
     started: datetime
     finished: datetime
-    accounts: Sequence[AccountResult]  # a tuple, or results spilled to disk (service.spill)
+    accounts: Sequence[AccountResult]  # a tuple, or the run's store (service.results, .spill)
     notifications: tuple[NotificationResult, ...] = field(default=())

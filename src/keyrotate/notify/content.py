@@ -307,9 +307,9 @@ def digest(
     """The admin's view of a whole run.
 
     ``summaries``: accounts' summaries by account id where the caller has them already (the
-    Lambda digest, from its rotate_account steps, which also knows the counts of an account
-    whose detail it could not read). Any other account is counted here, its keys past
-    rotation at ``report.started``.
+    one-process run counts each account as it finishes; the Lambda digest has them from its
+    rotate_account steps, and so knows the counts of an account whose detail it could not
+    read). Any other account is counted here, its keys past rotation at ``report.started``.
     """
     cutoff = past_rotation_cutoff(policy, report.started)
     known = summaries or {}
