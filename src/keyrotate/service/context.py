@@ -36,8 +36,9 @@ class RunContext:
 
     The notifier and the S3 client are made when first asked for: the inventory step never
     mails, and its role may not read the operator's template overrides. Every caller that
-    can change a key asks for the notifier before the first change, so a bad template or
-    transport setting stops the run before anything is done.
+    can change a key asks for the notifier before the first change, so a template that
+    cannot be read or compiled stops the run before anything is done (the mail settings
+    themselves were checked when the settings loaded).
     """
 
     def __init__(
@@ -78,7 +79,7 @@ class RunContext:
 
     @property
     def notifier(self) -> Notifier:
-        """Templates read and transport chosen, once (``InputError`` naming a bad setting)."""
+        """Templates read and transport chosen, once (``InputError`` naming a bad template)."""
         if self._notifier is None:
             self._notifier = Notifier.from_options(
                 notify_options_from(self.settings), self.sessions.base

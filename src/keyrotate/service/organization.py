@@ -94,7 +94,7 @@ def run_organization(
     notify: bool = True,
 ) -> OrganizationRun:
     """Run every account in the inventory, then tell owners and the admin what happened."""
-    # Made before any account is run: a bad mail setting stops every run, plans included.
+    # Made before any account is run: a bad template stops every run, plans included.
     notifier = context.notifier
     run = run_accounts(context, inventory, results, on_account_done=on_account_done)
     if not notify:
