@@ -244,3 +244,19 @@ def test_sandbox_refuses_attribute_tricks_in_overrides() -> None:
     run = org_report("audit")
     with pytest.raises(InputError, match="email_template_audit"):
         notifier(templates).owner_messages(run.accounts, mode="audit", started=NOW)
+
+
+def test_the_digest_lists_every_accounts_notes_and_a_run_without_notes_has_no_section() -> None:
+    run = org_report("enforce")
+    quiet_text, quiet_html = parts(all_messages(run)[-1].email)
+    assert "NOTES" not in quiet_text
+    assert "<h2>Notes</h2>" not in quiet_html
+    note = "the exemption group IAMKeyRotationExemptionGroup does not exist in this account"
+    noted = replace(
+        run, accounts=(replace(run.accounts[0], notes=(note, HOSTILE)), *run.accounts[1:])
+    )
+    text, html = parts(all_messages(noted)[-1].email)
+    assert f"NOTES\n  - {PROD.name} ({PROD.account_id}): {note}\n" in text
+    assert f"<li>{PROD.name} ({PROD.account_id}): {note}</li>" in html
+    assert HOSTILE not in html  # escaped like every other value
+    assert "\n\n\n" not in text

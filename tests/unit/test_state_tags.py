@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from keyrotate.domain.models import Exemption
 from keyrotate.domain.state_tags import (
     HELD_KEY_TAG,
     PREDECESSOR_DEACTIVATED_TAG,
@@ -61,15 +62,19 @@ def test_an_unreadable_stamp_counts_as_absent() -> None:
 
 
 def test_exemption_values_carry_an_end_date_and_a_reason() -> None:
-    until, reason = parse_exemption("until=2027-03-01;reason=vendor appliance")
-    assert (until, reason) == (datetime(2027, 3, 1, tzinfo=UTC), "vendor appliance")
-    assert parse_exemption("legacy mainframe") == (None, "legacy mainframe")
+    assert parse_exemption("until=2027-03-01;reason=vendor appliance") == Exemption(
+        "tag", "vendor appliance", datetime(2027, 3, 1, tzinfo=UTC)
+    )
+    assert parse_exemption("legacy mainframe") == Exemption("tag", "legacy mainframe")
 
 
 def test_an_unreadable_exemption_end_keeps_the_user_exempt_and_says_why() -> None:
-    until, reason = parse_exemption("until=someday;reason=vendor")
-    assert until is None
-    assert "unreadable until='someday'" in reason
+    exemption = parse_exemption("until=someday;reason=vendor")
+    assert exemption.until is None
+    assert exemption.applies(T0 + timedelta(days=9999))
+    assert "unreadable until='someday'" in exemption.reason
+    assert exemption.problem is not None
+    assert "until='someday'" in exemption.problem
 
 
 def test_the_tools_own_use_is_read_for_the_key_the_secret_holds_and_empty_means_none() -> None:

@@ -69,6 +69,15 @@ class IamUserDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthorizationDetails:
+    """GetAccountAuthorizationDetails' users, and the names of every group of the account
+    (so a missing exemption group is told apart from an empty one)."""
+
+    users: list[IamUserDetail]
+    group_names: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class RawCredentialReport:
     """GetCredentialReport's answer: the CSV (parsed in :mod:`keyrotate.domain`) and its age."""
 
@@ -107,23 +116,26 @@ class Iam:
                 users.extend(IamUser(u["UserName"], u["Arn"]) for u in page["Users"])
         return users
 
-    def user_details(self) -> list[IamUserDetail]:
-        """Every user with tags and groups, in a few pages: no ListUserTags per user."""
-        details: list[IamUserDetail] = []
+    def authorization_details(self) -> AuthorizationDetails:
+        """Every user with tags and groups, and the account's group names, in a few pages:
+        no ListUserTags per user, no GetGroup."""
+        users: list[IamUserDetail] = []
+        groups: set[str] = set()
         with translate("iam:GetAccountAuthorizationDetails"):
             pages = self._client.get_paginator("get_account_authorization_details").paginate(
-                Filter=["User"], PaginationConfig={"PageSize": DETAILS_PAGE_SIZE}
+                Filter=["User", "Group"], PaginationConfig={"PageSize": DETAILS_PAGE_SIZE}
             )
             for page in pages:
-                details.extend(
+                users.extend(
                     IamUserDetail(
                         IamUser(u["UserName"], u["Arn"]),
                         {t["Key"]: t["Value"] for t in u.get("Tags", [])},
                         frozenset(u.get("GroupList", [])),
                     )
-                    for u in page["UserDetailList"]
+                    for u in page.get("UserDetailList", [])
                 )
-        return details
+                groups.update(g["GroupName"] for g in page.get("GroupDetailList", []))
+        return AuthorizationDetails(users, frozenset(groups))
 
     def credential_report(
         self,

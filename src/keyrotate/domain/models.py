@@ -84,6 +84,9 @@ class Exemption:
     source: str  # "group", "tag" or "protected" (keyrotate.domain.protection)
     reason: str = ""
     until: datetime | None = None
+    # What of the exemption tag could not be read; the exemption holds regardless (nothing
+    # is changed when in doubt) and the run reports it (keyrotate.domain.exemptions).
+    problem: str | None = None
 
     def applies(self, now: datetime) -> bool:
         return self.until is None or now < self.until

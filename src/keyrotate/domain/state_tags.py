@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from keyrotate.domain.models import KeyState
+from keyrotate.domain.models import Exemption, KeyState
 
 PREFIX = "keyrotate:"
 USER_DEACTIVATED = "keyrotate:deactivated:"
@@ -104,13 +104,15 @@ EXEMPT_UNTIL = "until"
 EXEMPT_REASON = "reason"
 
 
-def parse_exemption(value: str) -> tuple[datetime | None, str]:
+def parse_exemption(value: str) -> Exemption:
     """Read an exemption tag value: ``until=2027-03-01;reason=vendor appliance``.
 
     A bare value is the reason. An ``until`` that cannot be read leaves the user exempt with
-    no end (nothing is changed when in doubt) and says so in the reason.
+    no end (nothing is changed when in doubt); ``problem`` says what could not be read, so
+    the run reports it instead of keeping the user exempt in silence.
     """
     until: datetime | None = None
+    problem: str | None = None
     reason = value.strip()
     if "=" in value:
         fields = dict(part.split("=", 1) for part in value.split(";") if "=" in part)
@@ -119,5 +121,6 @@ def parse_exemption(value: str) -> tuple[datetime | None, str]:
         if raw_until:
             until = parse_stamp(raw_until)
             if until is None:
+                problem = f"unreadable until={raw_until!r}, write a date such as 2027-03-01"
                 reason = f"{reason} (unreadable until={raw_until!r}: exempt until fixed)".strip()
-    return until, reason
+    return Exemption("tag", reason, until, problem)

@@ -260,6 +260,16 @@ class AccountSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountNote:
+    """Something an account's run wants the admin to know that is no failure: an exemption
+    group missing, an exemption tag unreadable or about to end, a scan that fell back."""
+
+    account_id: str
+    account_name: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     """The admin's view of a run. ``summary`` is its accounts' counts (the notifications
     that failed are listed in ``failed_notifications``)."""
@@ -270,6 +280,7 @@ class Digest:
     failed_accounts: tuple[AccountSummary, ...]
     skipped_accounts: tuple[AccountSummary, ...]
     failed_notifications: tuple[NotificationResult, ...]
+    notes: tuple[AccountNote, ...] = ()
 
     # counts, keys_past_rotation, overdue_holds: the names templates read, as before.
     @property
@@ -315,8 +326,10 @@ def digest(
     known = summaries or {}
     attention: list[Attention] = []
     accounts: list[AccountSummary] = []
+    notes: list[AccountNote] = []
     for account in report.accounts:
         identity = account.account
+        notes.extend(AccountNote(identity.account_id, identity.name, n) for n in account.notes)
         summary = known.get(identity.account_id)
         if summary is None:
             summary = summarize_account(account, cutoff)
@@ -333,4 +346,5 @@ def digest(
         failed_accounts=tuple(a for a in accounts if a.status is RunStatus.FAILED),
         skipped_accounts=tuple(a for a in accounts if a.status is RunStatus.SKIPPED),
         failed_notifications=tuple(n for n in failed_notifications if not n.sent),
+        notes=tuple(notes),
     )

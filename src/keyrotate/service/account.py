@@ -10,6 +10,7 @@ from keyrotate.aws.iam import Iam
 from keyrotate.aws.secrets import SecretStore
 from keyrotate.domain.engine import plan
 from keyrotate.domain.errors import AwsError
+from keyrotate.domain.exemptions import exemption_notes
 from keyrotate.domain.models import Account
 from keyrotate.domain.results import AccountResult, UserResult
 from keyrotate.service.account_context import AccountContext
@@ -104,4 +105,10 @@ def _run_account(
         users.append(
             UserResult(user.name, user.inputs.owner, user.keys, user_plan, results, user.inputs)
         )
-    return AccountResult(account, tuple(users), scan_path=scanned.path, notes=scanned.notes)
+    notes = scanned.notes + exemption_notes(
+        (u.inputs for u in scanned.users),
+        options.exemption_tag,
+        now=now,
+        warn_before=options.policy.warn_before,
+    )
+    return AccountResult(account, tuple(users), scan_path=scanned.path, notes=notes)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from keyrotate.aws.iam import IamUser, IamUserDetail, NewKey, RawCredentialReport
+from keyrotate.aws.iam import AuthorizationDetails, IamUser, NewKey, RawCredentialReport
 from keyrotate.aws.secrets import SecretInfo
 from keyrotate.domain.models import AccessKey, KeyStatus
 from keyrotate.domain.results import SecretLocation
@@ -22,7 +22,7 @@ from keyrotate.domain.secret import SecretText
 class IamReader(Protocol):
     """The reads of one account's scan: the directory, keys, last use, the credential report."""
 
-    def user_details(self) -> list[IamUserDetail]: ...
+    def authorization_details(self) -> AuthorizationDetails: ...
 
     def list_users(self) -> list[IamUser]: ...
 

@@ -132,15 +132,27 @@ def exemption_of(
     value = tags.get(options.exemption_tag)
     if value is None:
         return None
-    until, reason = parse_exemption(value)
-    return Exemption("tag", reason, until)
+    return parse_exemption(value)
+
+
+def missing_group_note(group: str) -> str:
+    """The note for an account without the exemption group (member-role.yaml creates it)."""
+    return (
+        f"the exemption group {group} does not exist in this account: no user here is exempt "
+        "by group membership (member-role.yaml creates the group: was it deleted, or is "
+        "IAMExemptionGroup spelt differently from the member role's stack?)"
+    )
 
 
 def read_directory(account: ReadingAccount) -> Directory:
-    """Users, tags and exemption-group members in a few calls per account."""
+    """Users, tags and exemption-group members in a few calls per account.
+
+    A missing exemption group is a note: every user it should have exempted is planned like
+    any other, and the operator must hear that before the changes surprise someone.
+    """
     iam, group = account.iam, account.options.exemption_group
     try:
-        details = iam.user_details()
+        details = iam.authorization_details()
     except AccessDenied as exc:
         note = (
             f"GetAccountAuthorizationDetails was denied ({exc}): users and tags were read "
@@ -149,9 +161,13 @@ def read_directory(account: ReadingAccount) -> Directory:
         )
         members = iam.group_members(group)
         users = tuple((u, iam.user_tags(u.name)) for u in iam.list_users())
-        return Directory(users, members, (note,))
-    members = {d.user.name for d in details if group in d.groups}
-    return Directory(tuple((d.user, d.tags) for d in details), members)
+        notes = (note,) if members is not None else (note, missing_group_note(group))
+        return Directory(users, members, notes)
+    directory = tuple((d.user, d.tags) for d in details.users)
+    if group not in details.group_names:
+        return Directory(directory, None, (missing_group_note(group),))
+    members = {d.user.name for d in details.users if group in d.groups}
+    return Directory(directory, members)
 
 
 def scan_per_user(account: ReadingAccount, *, notes: tuple[str, ...] = ()) -> AccountScan:
