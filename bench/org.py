@@ -39,7 +39,7 @@ def seed_org(
     url: str, *, accounts: int, users: int, due_fraction: float, now_iso: str, seed: int
 ) -> list[tuple[str, str]]:
     """Create the member accounts and their users; return (account id, name) pairs."""
-    from keyrotate.emulator.seed import KeySpec, OrganizationBuilder, UserSpec, seed_users
+    from keyrotate_emulator.seed import KeySpec, OrganizationBuilder, UserSpec, seed_users
 
     now = datetime.fromisoformat(now_iso)
     rng = random.Random(seed)
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
-    from keyrotate.emulator.process import EmulatorProcess
+    from keyrotate_emulator.process import EmulatorProcess
 
     module = Path(__file__).stem  # importable in the children: this directory is on sys.path
     now_iso = datetime.now(UTC).isoformat()

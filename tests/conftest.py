@@ -34,7 +34,7 @@ os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 @pytest.fixture(scope="session")
 def _moto_server() -> Iterator[str]:
-    from keyrotate.emulator import EmulatorServer
+    from keyrotate_emulator import EmulatorServer
 
     with EmulatorServer(strictness=TEST_STRICTNESS) as server:
         yield server.url
@@ -43,7 +43,7 @@ def _moto_server() -> Iterator[str]:
 @pytest.fixture
 def moto_endpoint(_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The URL of a freshly reset, strict emulator; AWS_ENDPOINT_URL points at it."""
-    from keyrotate.emulator.server import post
+    from keyrotate_emulator.server import post
 
     request = urllib.request.Request(f"{_moto_server}/moto-api/reset", method="POST")  # noqa: S310
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)

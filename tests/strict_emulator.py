@@ -16,7 +16,7 @@ shorter than AWS's few seconds, for CI time:
 
 from __future__ import annotations
 
-from keyrotate.emulator import Strictness
+from keyrotate_emulator import Strictness
 
 TEST_KEY_PROPAGATION_SECONDS = 0.02
 TEST_STRICTNESS = Strictness(key_propagation_seconds=TEST_KEY_PROPAGATION_SECONDS)

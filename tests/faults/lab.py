@@ -1,9 +1,9 @@
 """The fault lab: an emulator that can fail, hold and watch calls, and a small seeded org.
 
-Why not plain :class:`~keyrotate.emulator.EmulatorServer`: the crash tests must know that the
+Why not plain :class:`~keyrotate_emulator.EmulatorServer`: the crash tests must know that the
 CLI is *exactly* at a given call before they kill it, so this server adds a :class:`Gate`
 (hold the Nth call of an operation, before or after moto performs it) in front of the
-emulator's own :class:`~keyrotate.emulator.faults.FaultInjector`. The gate also records every
+emulator's own :class:`~keyrotate_emulator.faults.FaultInjector`. The gate also records every
 secret access key CreateAccessKey hands out, so the leak scan covers keys that were created
 and deleted again, not only the ones left in secrets.
 """
@@ -28,7 +28,12 @@ from keyrotate.aws.organizations import inventory_client, list_accounts
 from keyrotate.aws.session import AccountSessions, retry_config
 from keyrotate.config import load_settings
 from keyrotate.domain.results import Outcome, RunReport
-from keyrotate.emulator._wsgi import (
+from keyrotate.notify import Notifier
+from keyrotate.service.context import RunContext, notify_options_from
+from keyrotate.service.options import Clock, RunOptions, utc_now
+from keyrotate.service.organization import run_organization
+from keyrotate.service.spill import SpilledAccounts
+from keyrotate_emulator._wsgi import (
     Environ,
     StartResponse,
     WsgiApp,
@@ -37,8 +42,8 @@ from keyrotate.emulator._wsgi import (
     inspect_request,
     is_control_path,
 )
-from keyrotate.emulator.faults import Fault, FaultInjector, FiredFault
-from keyrotate.emulator.seed import (
+from keyrotate_emulator.faults import Fault, FaultInjector, FiredFault
+from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
     KeySpec,
     OrganizationBuilder,
@@ -47,13 +52,8 @@ from keyrotate.emulator.seed import (
     create_member_roles,
     seed_users,
 )
-from keyrotate.emulator.server import post, quiet_werkzeug
-from keyrotate.emulator.strict import StrictMiddleware
-from keyrotate.notify import Notifier
-from keyrotate.service.context import RunContext, notify_options_from
-from keyrotate.service.options import Clock, RunOptions, utc_now
-from keyrotate.service.organization import run_organization
-from keyrotate.service.spill import SpilledAccounts
+from keyrotate_emulator.server import post, quiet_werkzeug
+from keyrotate_emulator.strict import StrictMiddleware
 from tests.strict_emulator import LAB_STRICTNESS
 
 REGION = "us-east-1"
@@ -127,7 +127,7 @@ class Gate:
             holds = list(self._holds)
         account = None
         if any(h.account_id for h in holds):
-            from keyrotate.emulator.counter import account_of
+            from keyrotate_emulator.counter import account_of
 
             account = account_of(environ, info.access_key_id)
         with self._lock:

@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from keyrotate.domain.engine import ORPHAN_WINDOW
-from keyrotate.emulator.faults import Fault
+from keyrotate_emulator.faults import Fault
 from tests.faults.conftest import Leaks
 from tests.faults.lab import (
     FaultLab,

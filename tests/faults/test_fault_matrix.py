@@ -21,8 +21,8 @@ from datetime import timedelta
 import pytest
 
 from keyrotate.domain.engine import ORPHAN_WINDOW
-from keyrotate.emulator.faults import Fault, FaultKind
 from keyrotate.service.options import utc_now
+from keyrotate_emulator.faults import Fault, FaultKind
 from tests.faults.conftest import Leaks, Reference
 from tests.faults.lab import (
     ATTEMPTS,

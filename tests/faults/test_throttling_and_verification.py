@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from keyrotate.domain.models import ActionKind
-from keyrotate.emulator.faults import Fault
 from keyrotate.service.report import to_document
+from keyrotate_emulator.faults import Fault
 from tests.faults.conftest import Leaks, Reference
 from tests.faults.lab import (
     FaultLab,

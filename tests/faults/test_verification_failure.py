@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from keyrotate.emulator.faults import Fault
 from keyrotate.service.options import RunOptions
 from keyrotate.service.report import to_document
+from keyrotate_emulator.faults import Fault
 from tests.faults.conftest import Leaks
 from tests.faults.lab import (
     FaultLab,

@@ -34,9 +34,9 @@ from botocore.config import Config
 from click.testing import CliRunner
 
 from keyrotate.cli import main
-from keyrotate.demo import ROLE_NAME, deploy_member_policies
-from keyrotate.emulator.demo_org import DemoManifest, seed_demo_organization
-from keyrotate.emulator.seed import MANAGEMENT_ACCOUNT_ID, assume_member_role
+from keyrotate_emulator.demo import ROLE_NAME, deploy_member_policies
+from keyrotate_emulator.demo_org import DemoManifest, seed_demo_organization
+from keyrotate_emulator.seed import MANAGEMENT_ACCOUNT_ID, assume_member_role
 
 REGION = "us-east-1"
 READ_POLICY_NAME = "keyrotate-read-own-secret"

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from keyrotate.emulator.demo_org import DemoManifest
-from keyrotate.emulator.seed import (
+from keyrotate_emulator.demo_org import DemoManifest
+from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
     KeySpec,
     OrganizationBuilder,

@@ -9,7 +9,7 @@ import boto3
 from click.testing import CliRunner
 
 from keyrotate.cli import main
-from keyrotate.emulator.seed import (
+from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
     KeySpec,
     OrganizationBuilder,

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from keyrotate.emulator.demo_org import DemoManifest
-from keyrotate.emulator.faults import Fault
-from keyrotate.emulator.seed import MANAGEMENT_ACCOUNT_ID, create_member_roles
-from keyrotate.emulator.server import EmulatorServer
+from keyrotate_emulator.demo_org import DemoManifest
+from keyrotate_emulator.faults import Fault
+from keyrotate_emulator.seed import MANAGEMENT_ACCOUNT_ID, create_member_roles
+from keyrotate_emulator.server import EmulatorServer
 from tests.strict_emulator import TEST_STRICTNESS
 
 from .org_support import (

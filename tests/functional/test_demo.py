@@ -1,9 +1,9 @@
 """``keyrotate demo``: the whole pipeline offline, its files, and no secret anywhere in them.
 
 The demo runs once for the module through the CLI (``keyrotate demo --out DIR``, which calls
-:func:`keyrotate.demo.run_demo`), on moto's process-global state reset first. Afterwards the
-test reads every secret the enforce pass stored, to know which strings must never appear in
-a report, a mail (raw or decoded), the CLI's output or the tool's log.
+:func:`keyrotate_emulator.demo.main`), on moto's process-global state reset first.
+Afterwards the test reads every secret the enforce pass stored, to know which strings must
+never appear in a report, a mail (raw or decoded), the CLI's output or the tool's log.
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import keyrotate.demo
+import keyrotate_emulator.demo
 from keyrotate.cli import main
-from keyrotate.demo import _AWS_SETTINGS
 from keyrotate.domain.models import ActionKind
-from keyrotate.emulator.seed import MANAGEMENT_ACCOUNT_ID
-from keyrotate.emulator.server import EmulatorServer
+from keyrotate_emulator.demo import _AWS_SETTINGS
+from keyrotate_emulator.seed import MANAGEMENT_ACCOUNT_ID
+from keyrotate_emulator.server import EmulatorServer
 from tests.strict_emulator import TEST_STRICTNESS
 
 from .org_support import client, reset_moto
 
-# What keyrotate.demo._isolate rewrites in os.environ; restored after the module.
+# What keyrotate_emulator.demo._isolate rewrites in os.environ; restored after the module.
 _ISOLATED = (
     *_AWS_SETTINGS,
     "AWS_ENDPOINT_URL",
@@ -91,7 +91,9 @@ def demo(_moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         # 3 s, as in AWS) would add half a minute of verification waits to the suite.
         # tests/functional/test_emulator_propagation.py runs a rotation through that delay.
         patch.setattr(
-            keyrotate.demo, "EmulatorServer", partial(EmulatorServer, strictness=TEST_STRICTNESS)
+            keyrotate_emulator.demo,
+            "EmulatorServer",
+            partial(EmulatorServer, strictness=TEST_STRICTNESS),
         )
         for name in _ISOLATED:
             if name in os.environ:

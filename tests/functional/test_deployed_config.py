@@ -24,8 +24,9 @@ from typing import Any
 import boto3
 import pytest
 
-from keyrotate.emulator import EmulatorServer
-from keyrotate.emulator.seed import (
+from keyrotate.lambda_handlers import digest_handler, inventory_handler, rotate_account_handler
+from keyrotate_emulator import EmulatorServer
+from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
     KeySpec,
     OrganizationBuilder,
@@ -36,8 +37,7 @@ from keyrotate.emulator.seed import (
     iam_client,
     seed_users,
 )
-from keyrotate.emulator.strict import Strictness
-from keyrotate.lambda_handlers import digest_handler, inventory_handler, rotate_account_handler
+from keyrotate_emulator.strict import Strictness
 
 from .deployed_env import Stack, load_template, readme_parameters
 

@@ -10,10 +10,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from keyrotate.emulator import Fault
-from keyrotate.emulator.demo_org import DemoManifest
-from keyrotate.emulator.process import EmulatorProcess, EmulatorProcessError
-from keyrotate.emulator.seed import MANAGEMENT_ACCOUNT_ID
+from keyrotate_emulator import Fault
+from keyrotate_emulator.demo_org import DemoManifest
+from keyrotate_emulator.process import EmulatorProcess, EmulatorProcessError
+from keyrotate_emulator.seed import MANAGEMENT_ACCOUNT_ID
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -21,7 +21,7 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 def test_child_process_seeds_serves_counts_and_faults_over_http() -> None:
     with EmulatorProcess(
         iam_page_size=100,
-        seed="keyrotate.emulator.demo_org:seed_demo_organization",
+        seed="keyrotate_emulator.demo_org:seed_demo_organization",
         seed_kwargs={"now": NOW},
     ) as emulator:
         manifest = emulator.seed_result
@@ -54,6 +54,6 @@ def test_a_function_run_in_the_child_that_fails_reports_its_traceback() -> None:
     with EmulatorProcess() as emulator:
         with pytest.raises(EmulatorProcessError, match="AKIANOSUCHKEY"):
             emulator.call(
-                "keyrotate.emulator.seed:age_key", MANAGEMENT_ACCOUNT_ID, "AKIANOSUCHKEY", NOW
+                "keyrotate_emulator.seed:age_key", MANAGEMENT_ACCOUNT_ID, "AKIANOSUCHKEY", NOW
             )
         emulator.reset()  # still serving after the failure

@@ -17,10 +17,10 @@ import pytest
 from keyrotate.aws.session import AccountSessions
 from keyrotate.domain.models import Account, ActionKind
 from keyrotate.domain.results import Outcome
-from keyrotate.emulator.seed import MANAGEMENT_ACCOUNT_ID, KeySpec, UserSpec, seed_users
-from keyrotate.emulator.server import post, update_strictness
-from keyrotate.emulator.strict import DEFAULT_KEY_PROPAGATION_SECONDS
 from keyrotate.service.account import run_account
+from keyrotate_emulator.seed import MANAGEMENT_ACCOUNT_ID, KeySpec, UserSpec, seed_users
+from keyrotate_emulator.server import post, update_strictness
+from keyrotate_emulator.strict import DEFAULT_KEY_PROPAGATION_SECONDS
 from tests.run_options import run_options
 from tests.strict_emulator import TEST_STRICTNESS
 

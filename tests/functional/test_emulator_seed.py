@@ -15,9 +15,9 @@ import pytest
 from keyrotate.domain.engine import plan
 from keyrotate.domain.models import AccessKey, ActionKind, Exemption, KeyStatus, UserKeys
 from keyrotate.domain.policy import RotationPolicy
-from keyrotate.emulator import EmulatorServer
-from keyrotate.emulator.demo_org import DemoManifest, seed_demo_organization
-from keyrotate.emulator.seed import (
+from keyrotate_emulator import EmulatorServer
+from keyrotate_emulator.demo_org import DemoManifest, seed_demo_organization
+from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
     KeySpec,
     OrganizationBuilder,

@@ -15,9 +15,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
-from keyrotate.emulator import EmulatorServer, Fault
-from keyrotate.emulator.process import fetch_calls
-from keyrotate.emulator.seed import (
+from keyrotate_emulator import EmulatorServer, Fault
+from keyrotate_emulator.process import fetch_calls
+from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
     KeySpec,
     OrganizationBuilder,

@@ -19,8 +19,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from keyrotate.emulator import EmulatorServer, Strictness
-from keyrotate.emulator.seed import (
+from keyrotate_emulator import EmulatorServer, Strictness
+from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
     KeySpec,
     OrganizationBuilder,
@@ -29,8 +29,8 @@ from keyrotate.emulator.seed import (
     assume_member_role,
     seed_users,
 )
-from keyrotate.emulator.server import expire_credential_reports, post, update_strictness
-from keyrotate.emulator.strict import DEFAULT_KEY_PROPAGATION_SECONDS
+from keyrotate_emulator.server import expire_credential_reports, post, update_strictness
+from keyrotate_emulator.strict import DEFAULT_KEY_PROPAGATION_SECONDS
 
 HOME = "us-east-1"
 REPLICA = "us-west-2"

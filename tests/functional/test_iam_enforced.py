@@ -48,7 +48,7 @@ from keyrotate.aws import iam, secrets
 from keyrotate.aws.iam import Iam
 from keyrotate.domain.errors import AccessDenied
 from keyrotate.domain.models import KeyStatus
-from keyrotate.emulator.seed import (
+from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
     KeySpec,
     OrganizationBuilder,
@@ -57,7 +57,7 @@ from keyrotate.emulator.seed import (
     management_credentials,
     seed_users,
 )
-from keyrotate.emulator.server import expire_credential_reports
+from keyrotate_emulator.server import expire_credential_reports
 
 from . import iam_auth
 from .org_support import CliRun, endpoint_env, records_by_user, reset_moto, run_cli

@@ -23,12 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from keyrotate.cli import main as cli_main
-from keyrotate.demo import deploy_member_policies
 from keyrotate.domain.models import ActionKind
-from keyrotate.emulator.demo_org import DemoManifest, seed_demo_organization
-from keyrotate.emulator.faults import Fault
-from keyrotate.emulator.seed import assume_member_role
-from keyrotate.emulator.server import EmulatorServer
 from keyrotate.lambda_handlers import (
     RUN_METRICS,
     digest_handler,
@@ -39,6 +34,11 @@ from keyrotate.lambda_handlers import (
     logger as handler_logger,
 )
 from keyrotate.service.lambda_events import EventError
+from keyrotate_emulator.demo import deploy_member_policies
+from keyrotate_emulator.demo_org import DemoManifest, seed_demo_organization
+from keyrotate_emulator.faults import Fault
+from keyrotate_emulator.seed import assume_member_role
+from keyrotate_emulator.server import EmulatorServer
 from tests.strict_emulator import TEST_STRICTNESS
 
 # A rejected digest event flushes no metrics; Powertools warns about that, rightly.

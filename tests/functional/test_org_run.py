@@ -6,7 +6,7 @@ runs are the expensive part); each test then checks one behaviour of one step:
     state0 -> run (audit) -> state1 -> run --enforce -> state2 -> run --enforce -> state3
 
 The oracle is the seeding manifest: the action kinds SPEC.md's worked examples prescribe,
-written out by hand in ``keyrotate.emulator.demo_org``, not computed by the engine.
+written out by hand in ``keyrotate_emulator.demo_org``, not computed by the engine.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from keyrotate.emulator.demo_org import DemoManifest, ManifestUser
+from keyrotate_emulator.demo_org import DemoManifest, ManifestUser
 
 from .org_support import (
     CHANGING,

@@ -20,9 +20,9 @@ from keyrotate.aws.session import AccountSessions
 from keyrotate.domain.credential_report import is_report_key_id
 from keyrotate.domain.models import Account, ActionKind, Plan
 from keyrotate.domain.results import AccountResult
-from keyrotate.emulator import EmulatorServer, Fault
-from keyrotate.emulator.seed import KeySpec, UserSpec, age_key, seed_users
 from keyrotate.service.account import run_account
+from keyrotate_emulator import EmulatorServer, Fault
+from keyrotate_emulator.seed import KeySpec, UserSpec, age_key, seed_users
 from tests.run_options import run_options
 from tests.strict_emulator import TEST_STRICTNESS
 

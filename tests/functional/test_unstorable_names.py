@@ -26,11 +26,11 @@ from keyrotate.aws.session import AccountSessions
 from keyrotate.domain.credential_report import parse_credential_report
 from keyrotate.domain.engine import plan
 from keyrotate.domain.models import Account, ActionKind, Reason
-from keyrotate.emulator import EmulatorServer
-from keyrotate.emulator.seed import KeySpec, SeededKey, UserSpec, seed_users
 from keyrotate.service.account import run_account
 from keyrotate.service.account_context import AccountContext
 from keyrotate.service.scan import scan_with_report
+from keyrotate_emulator import EmulatorServer
+from keyrotate_emulator.seed import KeySpec, SeededKey, UserSpec, seed_users
 from tests.run_options import run_options
 
 ACCOUNT = "123456789012"

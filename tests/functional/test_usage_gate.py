@@ -21,10 +21,10 @@ from typing import Any
 import boto3
 import pytest
 
-from keyrotate.demo import READ_POLICY_NAME, ROLE_NAME, _read_own_secret_policy
 from keyrotate.domain import state_tags as tags
 from keyrotate.domain.models import Reason
-from keyrotate.emulator.seed import (
+from keyrotate_emulator.demo import READ_POLICY_NAME, ROLE_NAME, _read_own_secret_policy
+from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
     KeySpec,
     OrganizationBuilder,

@@ -1,8 +1,9 @@
 """The layering contracts (pyproject.toml, [tool.importlinter]) hold, and they have teeth.
 
-The check runs on a copy of the package: untouched, every contract is kept; with one
-deliberate violation planted (the engine importing the AWS SDK, a service module calling
-boto3 itself), lint-imports fails and names the broken contract.
+The check runs on a copy of the packages (the product and the emulator): untouched, every
+contract is kept; with one deliberate violation planted (the engine importing the AWS SDK, a
+service module calling boto3 itself, the CLI importing the emulator), lint-imports fails and
+names the broken contract.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def _lint(src: Path) -> subprocess.CompletedProcess[str]:
-    """lint-imports with the repository's contracts over the package found in ``src``."""
+    """lint-imports with the repository's contracts over the packages found in ``src``."""
     env = {**os.environ, "PYTHONPATH": str(src)}
     return subprocess.run(
         [str(LINT_IMPORTS), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
@@ -36,11 +37,10 @@ def _lint(src: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def package_copy(tmp_path: Path) -> Path:
     src = tmp_path / "src"
-    shutil.copytree(
-        ROOT / "src" / "keyrotate",
-        src / "keyrotate",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    for package in ("keyrotate", "keyrotate_emulator"):
+        shutil.copytree(
+            ROOT / "src" / package, src / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     return src
 
 
@@ -57,8 +57,17 @@ def test_the_repository_keeps_every_layering_contract(package_copy: Path) -> Non
         ("domain/engine.py", "from keyrotate import config\n", "The domain imports nothing"),
         ("service/report.py", "import botocore.session\n", "Only the AWS adapters"),
         ("notify/content.py", "import boto3\n", "Only the AWS adapters"),
+        ("cli.py", "from keyrotate_emulator import demo\n", "The product never imports the emu"),
+        ("service/scan.py", "import moto\n", "The product never imports the emulator"),
     ],
-    ids=["engine-imports-sdk", "engine-imports-config", "service-imports-sdk", "notify-sdk"],
+    ids=[
+        "engine-imports-sdk",
+        "engine-imports-config",
+        "service-imports-sdk",
+        "notify-sdk",
+        "cli-imports-emulator",
+        "service-imports-moto",
+    ],
 )
 def test_a_deliberate_violation_fails_the_check_naming_the_contract(
     package_copy: Path, module: str, planted: str, contract: str

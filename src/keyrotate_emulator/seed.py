@@ -4,7 +4,7 @@ Everything the API can do goes through the API over HTTP (real boto3 clients aga
 emulator), so seeding exercises the same paths as the tool. What no API can do, making a key
 look 95 days old or used yesterday, goes through moto's backend objects, which live in the
 process that serves the emulator: :func:`age_key` and :func:`seed_users` must run there (in
-the child for :class:`~keyrotate.emulator.process.EmulatorProcess`, through ``call``).
+the child for :class:`~keyrotate_emulator.process.EmulatorProcess`, through ``call``).
 
 Calls into member accounts use ``sts.assume_role`` into ``arn:aws:iam::<member>:role/<name>``
 (moto routes the returned credentials to the member's backend, and does not check trust).

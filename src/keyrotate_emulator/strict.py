@@ -4,13 +4,13 @@ moto is kinder than AWS in ways that would let a wrong product pass its tests. T
 middleware closes those gaps, each switchable through :class:`Strictness`:
 
 - ``kms_ownership``: Secrets Manager refuses a KmsKeyId the caller cannot use
-  (:mod:`keyrotate.emulator.kms_ownership`);
+  (:mod:`keyrotate_emulator.kms_ownership`);
 - ``key_propagation_seconds``: a new access key is refused for that long after its
-  CreateAccessKey (:mod:`keyrotate.emulator.propagation`);
+  CreateAccessKey (:mod:`keyrotate_emulator.propagation`);
 - ``key_status``: an inactive or deleted user key authenticates nothing
-  (:mod:`keyrotate.emulator.key_status`);
+  (:mod:`keyrotate_emulator.key_status`);
 - ``credential_report_cache``: the credential report is generated once and reused for four
-  hours, dated when it really was generated (:mod:`keyrotate.emulator.report_cache`).
+  hours, dated when it really was generated (:mod:`keyrotate_emulator.report_cache`).
 
 Any signed call marks its key as used in moto already (STS included), as in AWS; refused
 calls never reach moto, so they do not, as in AWS.
@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import timedelta
 from typing import Any
 
-from keyrotate.emulator._wsgi import (
+from keyrotate_emulator._wsgi import (
     CapturedResponse,
     Environ,
     Refusal,
@@ -44,10 +44,10 @@ from keyrotate.emulator._wsgi import (
     read_body,
     signing_region,
 )
-from keyrotate.emulator.key_status import KeyStatusCheck
-from keyrotate.emulator.kms_ownership import check_key_use, key_uses
-from keyrotate.emulator.propagation import KeyPropagation, invalid_token
-from keyrotate.emulator.report_cache import CredentialReportCache
+from keyrotate_emulator.key_status import KeyStatusCheck
+from keyrotate_emulator.kms_ownership import check_key_use, key_uses
+from keyrotate_emulator.propagation import KeyPropagation, invalid_token
+from keyrotate_emulator.report_cache import CredentialReportCache
 
 STRICT_PATH = "/_keyrotate/strict"
 REPORT_EXPIRE_PATH = "/_keyrotate/credential-report/expire"
@@ -227,7 +227,7 @@ class StrictMiddleware:
 
 
 def _account(environ: Environ, info: RequestInfo) -> str:
-    from keyrotate.emulator.counter import account_of
+    from keyrotate_emulator.counter import account_of
 
     return account_of(environ, info.access_key_id)
 

@@ -14,7 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
-from keyrotate.emulator._wsgi import (
+from keyrotate_emulator._wsgi import (
     Environ,
     StartResponse,
     WsgiApp,

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from keyrotate.emulator._wsgi import (
+from keyrotate_emulator._wsgi import (
     Environ,
     StartResponse,
     WsgiApp,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from keyrotate.emulator._wsgi import CapturedResponse, Refusal
+from keyrotate_emulator._wsgi import CapturedResponse, Refusal
 
 MAX_AGE = timedelta(hours=4)
 _CONTENT = re.compile(rb"<Content>[^<]*</Content>")

@@ -5,10 +5,10 @@ Only this package (and the tests) import moto. It sits at the top of the depende
 
 from __future__ import annotations
 
-from keyrotate.emulator.counter import CallCounts
-from keyrotate.emulator.faults import FAULT_KINDS, Fault, FaultKind, FiredFault
-from keyrotate.emulator.server import EmulatorServer
-from keyrotate.emulator.strict import Strictness
+from keyrotate_emulator.counter import CallCounts
+from keyrotate_emulator.faults import FAULT_KINDS, Fault, FaultKind, FiredFault
+from keyrotate_emulator.server import EmulatorServer
+from keyrotate_emulator.strict import Strictness
 
 __all__ = [
     "FAULT_KINDS",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from keyrotate.emulator._wsgi import Refusal
+from keyrotate_emulator._wsgi import Refusal
 
 _ISSUED = re.compile(rb"<AccessKeyId>([A-Z0-9]{16,128})</AccessKeyId>")
 _INVALID_TOKEN = "The security token included in the request is invalid."

@@ -1,5 +1,8 @@
 """``keyrotate demo``: the whole pipeline against an embedded AWS, offline, in under a minute.
 
+The CLI loads this module by name (the product never imports the emulator) and calls
+:func:`main`; without the ``emulator`` extra the import below fails and the CLI names the extra.
+
 1. start moto on 127.0.0.1 (random port) in this process and point boto3 at it;
 2. seed an organization (nested OUs, a suspended account, 160 users in one account, one user
    per SPEC.md worked example, an exemption group, an exempt tag, owner tags);
@@ -14,19 +17,27 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+# Imported now, not when the server starts: without moto (the emulator extra) the demo fails
+# as the CLI loads it, before anything is printed, and the CLI names the extra.
+import moto.moto_server.werkzeug_app  # noqa: F401
+from rich.console import Console
+
 from keyrotate.config import Settings, load_settings
-from keyrotate.emulator.demo_org import DemoManifest, seed_demo_organization
-from keyrotate.emulator.seed import iam_client
-from keyrotate.emulator.server import EmulatorServer
+from keyrotate.console import actions_table, summary_table
 from keyrotate.service.context import RunContext
 from keyrotate.service.options import Clock, utc_now
 from keyrotate.service.organization import OrganizationRun, run_organization
 from keyrotate.service.report import write_report
 from keyrotate.service.spill import SpilledAccounts
+from keyrotate_emulator.demo_org import DemoManifest, seed_demo_organization
+from keyrotate_emulator.seed import iam_client
+from keyrotate_emulator.server import EmulatorServer
 
 ROLE_NAME = "keyrotate-member"
 READ_POLICY_NAME = "keyrotate-read-own-secret"
@@ -106,9 +117,20 @@ def demo_settings(out_dir: Path, *, enforce: bool, extra: Mapping[str, str]) -> 
     return load_settings(None, env, {})
 
 
-def run_demo(out_dir: Path, *, clock: Clock = utc_now, extra: Mapping[str, str] = {}) -> DemoRun:
+def run_demo(
+    out_dir: Path,
+    *,
+    clock: Clock = utc_now,
+    extra: Mapping[str, str] = {},
+    server: EmulatorServer | None = None,
+) -> DemoRun:
+    """Seed, audit, enforce. ``server``: a running emulator to use instead of one of its own
+    (the tests' shared one); its moto state must be empty.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    with EmulatorServer() as server:
+    with ExitStack() as stack:
+        if server is None:
+            server = stack.enter_context(EmulatorServer())
         _isolate(server.url)
         manifest = seed_demo_organization(server.url, clock(), role_name=ROLE_NAME)
         deploy_member_policies(server.url, manifest)
@@ -120,3 +142,29 @@ def run_demo(out_dir: Path, *, clock: Clock = utc_now, extra: Mapping[str, str] 
             write_report(run.report, out_dir / f"{mode}-report.json", run.summary)
             runs[mode] = run
     return DemoRun(manifest, runs["audit"], runs["enforce"], out_dir)
+
+
+def main(out_dir: Path) -> None:
+    """The body of ``keyrotate demo``: run it, then print both passes and where the files are."""
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    console.print("Starting the embedded AWS emulator and seeding an organization ...")
+    demo = run_demo(out_dir)
+    manifest = demo.manifest
+    console.print(
+        f"Seeded {len(manifest.accounts)} accounts ({len(manifest.skipped_accounts)} "
+        f"suspended) in {len(manifest.ou_paths)} OUs, {len(manifest.users)} IAM users."
+    )
+    for title, run in (
+        ("1. audit pass (nothing changes)", demo.audit),
+        ("2. enforce pass", demo.enforce),
+    ):
+        console.rule(title)
+        console.print(actions_table(run.report))
+        console.print(summary_table(run.report.mode, run.summary))
+    console.rule("files")
+    console.print(
+        f"reports: {demo.out_dir / 'audit-report.json'}, {demo.out_dir / 'enforce-report.json'}"
+    )
+    console.print(
+        f"mails (.eml, open in any mail client): {demo.mail_dir}/audit, {demo.mail_dir}/enforce"
+    )

@@ -1,7 +1,7 @@
 """The embedded AWS: moto's WSGI app over real HTTP, behind keyrotate's middlewares.
 
 Request path: control endpoints -> call counter -> fault injector -> strictness (AWS's
-refusals moto lacks, :mod:`keyrotate.emulator.strict`) -> IAM paging -> moto.
+refusals moto lacks, :mod:`keyrotate_emulator.strict`) -> IAM paging -> moto.
 Clients (botocore, in this or any other process) see a real HTTP endpoint, so serializers,
 parsers, retries and paginators all run as they would against AWS.
 
@@ -32,17 +32,17 @@ from dataclasses import asdict
 from types import TracebackType
 from typing import Any, TypeVar
 
-from keyrotate.emulator._wsgi import (
+from keyrotate_emulator._wsgi import (
     Environ,
     StartResponse,
     WsgiApp,
     json_response,
     read_body,
 )
-from keyrotate.emulator.counter import CallCounter, CallCounts
-from keyrotate.emulator.faults import Fault, FaultInjector, FiredFault
-from keyrotate.emulator.paging import IamPagingMiddleware
-from keyrotate.emulator.strict import StrictMiddleware, Strictness
+from keyrotate_emulator.counter import CallCounter, CallCounts
+from keyrotate_emulator.faults import Fault, FaultInjector, FiredFault
+from keyrotate_emulator.paging import IamPagingMiddleware
+from keyrotate_emulator.strict import StrictMiddleware, Strictness
 
 _LOOPBACK = "127.0.0.1"
 _T = TypeVar("_T")

@@ -17,10 +17,10 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
-from keyrotate.emulator.counter import CallCounts
-from keyrotate.emulator.faults import Fault, FiredFault
-from keyrotate.emulator.server import EmulatorServer, post
-from keyrotate.emulator.strict import Strictness
+from keyrotate_emulator.counter import CallCounts
+from keyrotate_emulator.faults import Fault, FiredFault
+from keyrotate_emulator.server import EmulatorServer, post
+from keyrotate_emulator.strict import Strictness
 
 _STARTUP_TIMEOUT_S = 60.0
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from keyrotate.domain.models import ActionKind
-from keyrotate.emulator.seed import (
+from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
     KeySpec,
     OrganizationBuilder,
@@ -210,7 +210,7 @@ def seed_demo_organization(
     """Seed the demo organization into the emulator at ``endpoint`` (served by this process).
 
     Organizations, accounts, roles: over the API. Users and keys: in moto's backend, then aged
-    (see :func:`~keyrotate.emulator.seed.seed_users`). Takes about a second.
+    (see :func:`~keyrotate_emulator.seed.seed_users`). Takes about a second.
     """
     org = OrganizationBuilder(endpoint)
     accounts: dict[str, SeededAccount] = {}

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal, cast
 
-from keyrotate.emulator._wsgi import (
+from keyrotate_emulator._wsgi import (
     Environ,
     RequestInfo,
     StartResponse,
@@ -218,7 +218,7 @@ class FaultInjector:
 def _account_if_needed(environ: Environ, info: RequestInfo, armed: list[_Armed]) -> str | None:
     if all(a.fault.account_id is None for a in armed):
         return None
-    from keyrotate.emulator.counter import account_of
+    from keyrotate_emulator.counter import account_of
 
     return account_of(environ, info.access_key_id)
 

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from keyrotate.emulator._wsgi import Refusal
+from keyrotate_emulator._wsgi import Refusal
 
 # A KMS key id: a UUID, or "mrk-" and 32 hex digits for a multi-Region key (moto writes a
 # multi-Region key's as "mrk-" and a UUID: accepted too, it is moto's own key).
