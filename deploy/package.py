@@ -9,6 +9,8 @@ Why each choice:
 - boto3/botocore are NOT bundled: the Lambda runtime provides them and AWS patches them with
   the runtime; keyrotate uses only long-standing APIs. ``--bundle-boto3`` bundles them for
   teams that want the zip to pin the SDK too.
+- Only the product: ``src/keyrotate``. The emulator (``keyrotate_emulator``, the ``emulator``
+  extra, moto) is test and demo equipment; the build fails if it ever reaches the zip.
 - Deterministic: no .pyc (they embed mtimes), no console scripts (their shebangs name the build
   machine's python), entries sorted, every timestamp 1980-01-01, permissions 0644, fixed
   compression level. Two builds from the same tree and index give the same sha256.
@@ -35,6 +37,9 @@ PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644 << 16
 RUNTIME_PROVIDED = {"boto3", "botocore"}
+PRODUCT = REPO / "src" / "keyrotate"
+# Top-level names that must never ship: the emulator and what its extra brings.
+NOT_SHIPPED = frozenset({"keyrotate_emulator", "moto"})
 
 
 def runtime_requirements(pyproject: Path, *, bundle_boto3: bool) -> list[str]:
@@ -71,14 +76,26 @@ def copy_package(source: Path, target: Path) -> None:
     )
 
 
-def write_zip(tree: Path, output: Path) -> None:
-    files = sorted(
-        path for path in tree.rglob("*") if path.is_file() and not _skipped(path.relative_to(tree))
+def zip_entries(tree: Path) -> list[str]:
+    """The zip's file names, sorted; refuses a tree holding what must not ship."""
+    names = sorted(
+        path.relative_to(tree).as_posix()
+        for path in tree.rglob("*")
+        if path.is_file() and not _skipped(path.relative_to(tree))
     )
+    # "moto/..." and its dist-info ("moto-5.1.0.dist-info/...") alike
+    shipped = {re.split(r"[/-]", name, maxsplit=1)[0] for name in names}
+    if shipped & NOT_SHIPPED:
+        raise SystemExit(f"refusing to build: the zip would hold {sorted(shipped & NOT_SHIPPED)}")
+    return names
+
+
+def write_zip(tree: Path, output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(output, "w") as archive:
-        for path in files:
-            info = zipfile.ZipInfo(path.relative_to(tree).as_posix(), date_time=FIXED_DATE)
+        for name in zip_entries(tree):
+            path = tree / name
+            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
             info.external_attr = FILE_MODE
             info.create_system = 3  # unix, so the mode bits are read as such
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -99,7 +116,7 @@ def build(output: Path, *, python: str, arch: str, bundle_boto3: bool) -> str:
     with tempfile.TemporaryDirectory(prefix="keyrotate-lambda-") as tmp:
         tree = Path(tmp)
         install_dependencies(requirements, tree, python=python, arch=arch)
-        copy_package(REPO / "src" / "keyrotate", tree)
+        copy_package(PRODUCT, tree)
         write_zip(tree, output)
     return sha256(output)
 

@@ -333,3 +333,28 @@ def test_lambda_zip_leaves_out_what_the_runtime_provides() -> None:
     assert "boto3" not in bundled
     assert "botocore" not in bundled
     assert {"pydantic", "jinja2", "aws-lambda-powertools"} <= bundled
+
+
+def test_the_lambda_zip_holds_the_product_and_never_the_emulator(tmp_path: Path) -> None:
+    package = load_package_module()
+    pyproject = DEPLOY.parent / "pyproject.toml"
+    bundled = {package._name(r) for r in package.runtime_requirements(pyproject, bundle_boto3=True)}
+    assert "moto" not in bundled  # the emulator extra is not a runtime requirement
+    tree = tmp_path / "tree"
+    package.copy_package(package.PRODUCT, tree)  # what build() copies besides the wheels
+
+    names = package.zip_entries(tree)
+
+    assert "keyrotate/cli.py" in names
+    assert "keyrotate/notify/templates/digest.j2" in names
+    assert not [n for n in names if n.startswith(("keyrotate_emulator/", "moto"))]
+    for planted in (
+        "keyrotate_emulator/__init__.py",
+        "moto/__init__.py",
+        "moto-5.1.dist-info/RECORD",
+    ):
+        (tree / planted).parent.mkdir(parents=True, exist_ok=True)
+        (tree / planted).write_text("")
+        with pytest.raises(SystemExit, match="refusing to build"):
+            package.zip_entries(tree)
+        (tree / planted).unlink()
