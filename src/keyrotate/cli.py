@@ -69,6 +69,7 @@ class CommandInput:
     settings: Settings
     report_path: Path | None
     output: OutputFormat
+    config_path: Path | None = None
 
 
 def exit_code_for(exc: KeyrotateError) -> int:
@@ -180,7 +181,7 @@ def settings_options(command: Callable[..., R]) -> Callable[..., R]:
             if ctx.get_parameter_source(option) is ParameterSource.COMMANDLINE:
                 overrides[field] = convert(value)
         settings = load_settings(config_path, os.environ, overrides)
-        return command(CommandInput(settings, report_path, output), *args, **kwargs)
+        return command(CommandInput(settings, report_path, output, config_path), *args, **kwargs)
 
     decorated: Callable[..., R] = wrapper
     for option in reversed(_COMMON_OPTIONS):
@@ -247,15 +248,40 @@ def _finish(cli: CommandInput, run: OrganizationRun, console: Console) -> None:
         console.print(summary_table(report.mode, summary))
         if cli.report_path is not None:
             console.print(f"report written to {cli.report_path}")
+    for note in report.notes:  # the guardrails that acted: a kill switch, a breaker, a cap
+        click.secho(f"guardrails: {note}", err=True, fg="yellow")
     code = exit_code(summary)
     if code:
         raise click.exceptions.Exit(code)
+
+
+def _announce_enforce(cli: CommandInput) -> None:
+    """Say on stderr, before anything is done, that keys will change and what said so.
+
+    ``--enforce`` on the command line is its own announcement, so it gets a quiet line; enforce
+    mode from the environment or a file may be a leftover nobody meant for this run, so it
+    gets a loud one naming where it came from.
+    """
+    settings = cli.settings
+    if not settings.enforce:
+        return
+    source = settings.source_of("dry_run")
+    if source == "flag":
+        click.echo("enforce mode (--enforce): keys will be changed", err=True)
+        return
+    if source == "env":
+        (row,) = (r for r in settings.describe() if r.field == "dry_run")
+        where = f"the environment variable {row.env_name}={os.environ.get(row.env_name, '')}"
+    else:
+        where = f"dry_run: false in {cli.config_path}"
+    click.secho(f"ENFORCE MODE: keys will be changed ({where})", err=True, fg="red", bold=True)
 
 
 @main.command("run")
 @settings_options
 def run_command(cli: CommandInput) -> None:
     """Audit (default) or --enforce every account of the organization in scope."""
+    _announce_enforce(cli)
     console = Console(stderr=False, width=None if sys.stdout.isatty() else 160)
     context = RunContext.from_settings(cli.settings, LOCAL_RUN_ID)
     inventory = context.list_inventory()

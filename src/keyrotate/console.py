@@ -64,6 +64,9 @@ def summary_table(mode: str, summary: RunSummary) -> Table:
         ("holds", summary.holds),
         ("blocked", summary.blocked),
         ("failed actions", summary.failed_actions),
+        ("deferred actions", summary.deferred),
+        ("accounts audited by the kill switch", summary.kill_switch_accounts),
+        ("failure breaker trips", summary.breaker_trips),
         ("notifications failed", summary.notifications_failed),
     ]
     for what, count in rows:
@@ -77,6 +80,7 @@ _STYLE = {
     Outcome.FAILED: "bold red",
     Outcome.SKIPPED: "red",
     Outcome.NOTICE: "yellow",
+    Outcome.DEFERRED: "magenta",
 }
 
 
@@ -98,7 +102,7 @@ def actions_table(report: RunReport) -> Table:
                 if action.upcoming:
                     what = f"WARN {action.upcoming.value}"
                 due = f"{action.due:%Y-%m-%d}" if action.due else ""
-                why = result.error or action.reason.sentence
+                why = result.error or result.note or action.reason.sentence
                 if result.secret:
                     why = f"new key {result.new_key_id} in {result.secret.name}"
                 table.add_row(

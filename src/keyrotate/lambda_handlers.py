@@ -58,6 +58,10 @@ RUN_METRICS: dict[str, str] = {
     "Blocked": "blocked",
     "AccountsFailed": "accounts_failed",
     "KeysPastRotation": "keys_past_rotation",
+    # the guardrails (docs/guardrails.md); main.yaml alarms on KillSwitchOpen
+    "ActionsDeferred": "deferred",
+    "KillSwitchOpen": "kill_switch_open",
+    "BreakerTrips": "breaker_trips",
 }
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]

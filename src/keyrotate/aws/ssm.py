@@ -1,7 +1,8 @@
-"""SSM Parameter Store adapter: read one SecureString (the SMTP user and password).
+"""SSM Parameter Store adapter: read one parameter (the SMTP user and password, the kill
+switch).
 
-The value is decrypted by SSM (``WithDecryption=True``). It is returned to the caller and
-never logged, and no error raised here carries it.
+A SecureString is decrypted by SSM (``WithDecryption=True``). Its value is returned to the
+caller and never logged, and no error raised here carries it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from keyrotate.aws.errors import translate
 from keyrotate.aws.session import service_client
+from keyrotate.domain.errors import AwsError
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -30,4 +32,21 @@ def get_secure_parameter(name: str, *, client: SSMClient | None = None) -> str:
     ssm = client or make_client()
     with translate("ssm:GetParameter"):
         response = ssm.get_parameter(Name=name, WithDecryption=True)
+    return response["Parameter"].get("Value", "")
+
+
+def read_parameter(name: str, *, client: SSMClient | None = None) -> str | None:
+    """The value of parameter ``name``; ``None`` when no such parameter exists.
+
+    Any other failure (denied, throttled past the retries) raises
+    :class:`~keyrotate.domain.errors.AwsError`: the caller decides what not knowing means.
+    """
+    ssm = client or make_client()
+    try:
+        with translate("ssm:GetParameter"):
+            response = ssm.get_parameter(Name=name, WithDecryption=True)
+    except AwsError as exc:
+        if exc.code == "ParameterNotFound":
+            return None
+        raise
     return response["Parameter"].get("Value", "")

@@ -22,6 +22,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, model_
 from keyrotate.aws.regions import partition_for_region
 from keyrotate.config.values import (
     AccountId,
+    ActionCap,
+    ActionCount,
     BucketName,
     Days,
     EmailAddress,
@@ -38,6 +40,7 @@ from keyrotate.config.values import (
     KmsKeyRef,
     OrgId,
     OrgUnitId,
+    Percent,
     Port,
     PrincipalArn,
     Region,
@@ -104,6 +107,11 @@ ENV_VARIABLES: Final = MappingProxyType(
         "profile": ("AWS_PROFILE",),
         "scan_mode": ("ScanMode",),
         "verify_new_keys": ("VerifyNewKeys",),
+        "max_actions_per_run": ("MaxActionsPerRun",),
+        "max_actions_per_account": ("MaxActionsPerAccount",),
+        "failure_breaker_percent": ("FailureBreakerPercent",),
+        "failure_breaker_min_actions": ("FailureBreakerMinActions",),
+        "kill_switch_parameter": ("KillSwitchParameter",),
         "store_secrets_in_central_account": ("StoreSecretsInCentralAccount",),
         "central_account": ("CentralAccount",),
         "secrets_kms_key_id": ("SecretsKmsKeyId",),
@@ -195,6 +203,16 @@ class Settings(BaseModel):
     profile: str | None = None
     scan_mode: Annotated[ScanMode, _Lower] = ScanMode.AUTO
     verify_new_keys: Flag = True
+
+    # guardrails of an enforce run (docs/guardrails.md): at most this many changes (ROTATE,
+    # DEACTIVATE, DELETE) a run and an account, the rest deferred to the next run; changes
+    # stop where more than the percentage of at least the minimum attempted ones failed; an
+    # SSM parameter set to "on" turns the rest of the run into an audit.
+    max_actions_per_run: ActionCap = 250
+    max_actions_per_account: ActionCap = 100
+    failure_breaker_percent: Percent = 50
+    failure_breaker_min_actions: ActionCount = 5
+    kill_switch_parameter: SsmParameterName | None = None
 
     # secrets
     store_secrets_in_central_account: Flag = False

@@ -61,11 +61,11 @@ def _whole_number(value: object) -> int:
     raise problem("whole_number", "use a whole number, e.g. 90")
 
 
-def _number_between(low: int, high: int, what: str) -> Callable[[object], int]:
+def _number_between(low: int, high: int, what: str, why: str = "") -> Callable[[object], int]:
     def check(value: object) -> int:
         number = _whole_number(value)
         if not low <= number <= high:
-            raise problem("out_of_range", f"use {what} from {low} to {high}")
+            raise problem("out_of_range", f"use {what} from {low} to {high}{why}")
         return number
 
     return check
@@ -77,6 +77,30 @@ WorkerCount = Annotated[
     int, BeforeValidator(_number_between(1, 64, "a number of parallel accounts"))
 ]
 Port = Annotated[int, BeforeValidator(_number_between(1, 65535, "a TCP port number"))]
+
+# The guardrails of an enforce run (keyrotate.domain.guardrails). A cap below 2 could never
+# let through a rotation that must delete the key in its way first (one unit of two changes),
+# so that user would be deferred for ever; a run that may change nothing is an audit.
+MAX_ACTIONS = 100_000
+ActionCap = Annotated[
+    int,
+    BeforeValidator(
+        _number_between(
+            2,
+            MAX_ACTIONS,
+            "a number of changes",
+            " (a rotation that first deletes the key in its way is two changes that go "
+            "together; to change nothing, run in audit mode)",
+        )
+    ),
+]
+Percent = Annotated[
+    int,
+    BeforeValidator(_number_between(1, 100, "a percentage", " (100: the breaker never trips)")),
+]
+ActionCount = Annotated[
+    int, BeforeValidator(_number_between(1, MAX_ACTIONS, "a number of attempted changes"))
+]
 
 
 # --- lists ---------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ class Outcome(StrEnum):
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"  # not attempted: an earlier step for the same user failed
+    # Not attempted, and no failure: a guardrail (an action cap, the failure breaker) held it
+    # back; the next run plans it again. ActionResult.note says which.
+    DEFERRED = "deferred"
     NOTICE = "notice"  # WARN, HOLD, BLOCKED, EXEMPT: nothing to execute
     NONE = "none"  # a key with no action at all
 
@@ -56,6 +59,7 @@ class ActionResult:
     new_key_id: str | None = None
     secret: SecretLocation | None = None
     verified: bool | None = None  # a new key proved to authenticate (None: not checked)
+    note: str | None = None  # why a change was not made when that is no error (DEFERRED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,10 @@ class AccountResult:
     skipped: str | None = None  # the account was not run: why (suspended, excluded)
     scan_path: str = "per-user"  # or "credential-report"
     notes: tuple[str, ...] = ()
+    # The kill switch was on when the account started: an enforce run audited it instead.
+    kill_switch: bool = False
+    # The failure breaker (the account's or the run's) stopped its changes part-way.
+    breaker_tripped: bool = False
 
     @property
     def status(self) -> RunStatus:
@@ -125,3 +133,5 @@ class RunReport:
     finished: datetime
     accounts: Sequence[AccountResult]  # a tuple, or the run's store (service.results, .spill)
     notifications: tuple[NotificationResult, ...] = field(default=())
+    # What the run as a whole must say: the kill switch, a breaker, deferred changes.
+    notes: tuple[str, ...] = ()

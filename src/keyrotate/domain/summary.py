@@ -97,6 +97,8 @@ class RunSummary:
     keys_past_rotation: int = 0  # counted against the cutoff given to summarize_account
     notifications_sent: int = 0
     notifications_failed: int = 0
+    kill_switch_accounts: int = 0  # accounts an enforce run audited: the kill switch was on
+    breaker_trips: int = 0  # accounts whose changes the failure breaker stopped
 
     def __add__(self, other: RunSummary) -> RunSummary:
         if not isinstance(other, RunSummary):
@@ -112,6 +114,11 @@ class RunSummary:
     @property
     def blocked(self) -> int:
         return self.actions.count(ActionKind.BLOCKED)
+
+    @property
+    def deferred(self) -> int:
+        """Changes a guardrail held back for the next run (no failure: not in the exit code)."""
+        return self.change_outcomes().get(Outcome.DEFERRED, 0)
 
     @property
     def failed_actions(self) -> int:
@@ -158,6 +165,8 @@ def summarize_account(account: AccountResult, cutoff: datetime | None = None) ->
             1 for r in results if r.action.kind is ActionKind.HOLD and r.action.overdue
         ),
         keys_past_rotation=0 if cutoff is None else sum(1 for k in keys if k.created <= cutoff),
+        kill_switch_accounts=int(account.kill_switch),
+        breaker_trips=int(account.breaker_tripped),
     )
 
 

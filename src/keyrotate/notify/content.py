@@ -62,6 +62,7 @@ class Item:
     fetch_command: str | None
     description: str
     case: str | None = None  # a HOLD's case in a few words (SPEC rule 7)
+    note: str | None = None  # why a change was deferred (a guardrail held it back)
 
 
 # SPEC rule 7: the report and the mails say which case a HOLD is.
@@ -119,6 +120,7 @@ def _item(result: ActionResult) -> Item:
         fetch_command=result.secret.fetch_command() if result.secret else None,
         description=action.describe(),
         case=_HOLD_CASES.get(action.reason) if action.kind is ActionKind.HOLD else None,
+        note=result.note,
     )
 
 
@@ -281,6 +283,7 @@ class Digest:
     skipped_accounts: tuple[AccountSummary, ...]
     failed_notifications: tuple[NotificationResult, ...]
     notes: tuple[AccountNote, ...] = ()
+    run_notes: tuple[str, ...] = ()  # the run's own (RunReport.notes): guardrails first
 
     # counts, keys_past_rotation, overdue_holds: the names templates read, as before.
     @property
@@ -347,4 +350,5 @@ def digest(
         skipped_accounts=tuple(a for a in accounts if a.status is RunStatus.SKIPPED),
         failed_notifications=tuple(n for n in failed_notifications if not n.sent),
         notes=tuple(notes),
+        run_notes=tuple(report.notes),
     )

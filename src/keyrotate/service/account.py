@@ -1,8 +1,10 @@
-"""Run one account: scan, plan every user, execute (enforce) or not (audit)."""
+"""Run one account: scan, plan every user, execute (enforce, within the run's guardrails)
+or not (audit)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -14,7 +16,9 @@ from keyrotate.domain.exemptions import exemption_notes
 from keyrotate.domain.models import Account
 from keyrotate.domain.results import AccountResult, UserResult
 from keyrotate.service.account_context import AccountContext
-from keyrotate.service.execute import audit, enforce
+from keyrotate.service.execute import audit
+from keyrotate.service.guarded import Guarded, enforce_guarded
+from keyrotate.service.guardrails import AccountTurn, RunGuard
 from keyrotate.service.options import Clock, RunOptions
 from keyrotate.service.scan import AccountScan, ScannedUser, read_keys, scan
 
@@ -70,15 +74,24 @@ def run_account(
     *,
     now: datetime,
     clock: Clock,
+    guard: RunGuard | None = None,
 ) -> AccountResult:
     """Never raises for an AWS failure: the account is recorded as failed, with the reason.
 
-    The account's session and clients are released when it is done (unless it is the
-    central secrets account, which every account uses): memory follows the accounts in
-    flight, not the size of the organization.
+    ``guard``: the run's guardrails, shared by its accounts (without one, the account is a
+    run of its own: the caps and the breaker hold, no kill switch is read). The account's
+    session and clients are released when it is done (unless it is the central secrets
+    account, which every account uses): memory follows the accounts in flight, not the size
+    of the organization.
     """
+    guard = guard if guard is not None else RunGuard.for_run(options)
     try:
-        return _run_account(account, sessions, options, now=now, clock=clock)
+        with guard.budget.turn(account.account_id) as turn:
+            result = _run_account(
+                account, sessions, options, now=now, clock=clock, guard=guard, turn=turn
+            )
+        log.debug("account %s done: %s", account.account_id, result.status)
+        return result
     finally:
         if account.account_id != options.central_account:
             sessions.release(account.account_id)
@@ -91,24 +104,49 @@ def _run_account(
     *,
     now: datetime,
     clock: Clock,
+    guard: RunGuard,
+    turn: AccountTurn,
 ) -> AccountResult:
+    # Read before anything else of the account: an operator who flips the switch stops every
+    # account that has not started yet.
+    halted = guard.kill_switch_note() if options.enforce else None
+    if halted is not None:
+        log.warning("account %s: %s", account.account_id, halted)
+        options = replace(options, enforce=False)
+    first_notes = (halted,) if halted is not None else ()
     try:
         context = open_account(account.account_id, sessions, options, clock)
         scanned = read_account(context, now=now)
     except AwsError as exc:
         log.warning("account %s failed: %s", account.account_id, exc)
-        return AccountResult(account, error=str(exc))
-    users: list[UserResult] = []
-    for user in scanned.users:
-        user_plan = plan(user.inputs, options.policy, now=now)
-        results = enforce(user_plan, user, context) if options.enforce else audit(user_plan)
-        users.append(
-            UserResult(user.name, user.inputs.owner, user.keys, user_plan, results, user.inputs)
+        return AccountResult(
+            account, error=str(exc), notes=first_notes, kill_switch=halted is not None
         )
-    notes = scanned.notes + exemption_notes(
-        (u.inputs for u in scanned.users),
-        options.exemption_tag,
-        now=now,
-        warn_before=options.policy.warn_before,
+    plans = {u.name: plan(u.inputs, options.policy, now=now) for u in scanned.users}
+    if options.enforce:
+        guarded = enforce_guarded(scanned.users, plans, context, guard, turn)
+    else:
+        guarded = Guarded({name: audit(p) for name, p in plans.items()})
+    users = tuple(
+        UserResult(u.name, u.inputs.owner, u.keys, plans[u.name], guarded.results[u.name], u.inputs)
+        for u in scanned.users
     )
-    return AccountResult(account, tuple(users), scan_path=scanned.path, notes=notes)
+    notes = (
+        *first_notes,
+        *scanned.notes,
+        *exemption_notes(
+            (u.inputs for u in scanned.users),
+            options.exemption_tag,
+            now=now,
+            warn_before=options.policy.warn_before,
+        ),
+        *guarded.notes,
+    )
+    return AccountResult(
+        account,
+        users,
+        scan_path=scanned.path,
+        notes=notes,
+        kill_switch=halted is not None,
+        breaker_tripped=guarded.breaker_tripped,
+    )

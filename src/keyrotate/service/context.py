@@ -8,8 +8,10 @@ the same way, whoever runs. Building a context makes no AWS call.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from keyrotate.aws import ssm
 from keyrotate.aws.organizations import (
     Inventory,
     inventory_client,
@@ -19,6 +21,7 @@ from keyrotate.aws.organizations import (
 from keyrotate.aws.s3 import make_client
 from keyrotate.aws.session import AccountSessions, base_session, role_session_name
 from keyrotate.notify import Notifier, NotifyOptions
+from keyrotate.service.guardrails import ParameterReader, RunGuard
 from keyrotate.service.options import Clock, RunOptions, utc_now
 
 if TYPE_CHECKING:
@@ -90,6 +93,22 @@ class RunContext:
     def s3(self) -> S3Client:
         """The run's S3 client: the report bucket and the Distributed Map's result files."""
         return make_client(self.sessions.base, self.settings.region)
+
+    def guard(self, account_ids: Iterable[str] = ()) -> RunGuard:
+        """The run's guardrails for ``account_ids`` (their budget is granted in id order).
+
+        The kill switch is read with the run's own credentials, in the home region, and only
+        in enforce mode. Its client is made here, before any account's thread starts: making
+        clients from one session is not thread-safe.
+        """
+        reader: ParameterReader | None = None
+        if self.options.enforce and self.options.kill_switch_parameter:
+            client = ssm.make_client(self.sessions.base, self.options.region)
+
+            def reader(name: str) -> str | None:
+                return ssm.read_parameter(name, client=client)
+
+        return RunGuard.for_run(self.options, account_ids, reader)
 
     def list_inventory(self) -> Inventory:
         """The accounts in scope, through OrgListRole when one is set (no change anywhere)."""

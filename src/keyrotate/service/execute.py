@@ -2,7 +2,8 @@
 
 Each step records its own outcome; the first failure stops the user's remaining steps
 (they may depend on it) and never the account's other users. Audit mode goes through
-:func:`audit` instead and touches nothing.
+:func:`audit` instead and touches nothing; a user a guardrail holds back goes through
+:func:`defer` (keyrotate.service.guardrails).
 
 A rotation is: intent marker on the user -> create the key -> store it (replicas, policy,
 tags, the value last) -> verify it with STS and record that use as the tool's own (the
@@ -35,6 +36,17 @@ def audit(plan: Plan) -> tuple[ActionResult, ...]:
     """What enforce would do, done by nobody (SPEC rule 10)."""
     return tuple(
         ActionResult(a, Outcome.PLANNED if a.kind.changes_keys else Outcome.NOTICE)
+        for a in plan.actions
+    )
+
+
+def defer(plan: Plan, why: str) -> tuple[ActionResult, ...]:
+    """The plan held back by a guardrail: no change and no housekeeping write; ``why`` on
+    every change. The next run plans the user afresh."""
+    return tuple(
+        ActionResult(a, Outcome.DEFERRED, note=why)
+        if a.kind.changes_keys
+        else ActionResult(a, Outcome.NOTICE)
         for a in plan.actions
     )
 

@@ -159,6 +159,8 @@ class AccountSummaryItem(_Event):
     keys_past_rotation: Count = 0
     notifications_sent: Count = 0
     notifications_failed: Count = 0
+    kill_switch_accounts: Count = 0  # 1: the kill switch turned this account into an audit
+    breaker_trips: Count = 0  # 1: the failure breaker stopped this account's changes
     report_key: str | None = None
     report_error: str | None = None
 
@@ -186,6 +188,8 @@ class AccountSummaryItem(_Event):
                 "keys_past_rotation": summary.keys_past_rotation,
                 "notifications_sent": summary.notifications_sent,
                 "notifications_failed": summary.notifications_failed,
+                "kill_switch_accounts": summary.kill_switch_accounts,
+                "breaker_trips": summary.breaker_trips,
             }
         )
 
@@ -203,6 +207,8 @@ class AccountSummaryItem(_Event):
             keys_past_rotation=self.keys_past_rotation,
             notifications_sent=self.notifications_sent,
             notifications_failed=self.notifications_failed,
+            kill_switch_accounts=self.kill_switch_accounts,
+            breaker_trips=self.breaker_trips,
         )
 
 
@@ -234,6 +240,11 @@ class DigestResult(_Event):
     keys: Count
     actions: dict[ActionKind, dict[Outcome, Count]]
     notifications_failed: Count
+    deferred: Count
+    kill_switch_accounts: Count
+    kill_switch_open: Count  # 1 when any account ran under an open kill switch (the alarm's)
+    breaker_trips: Count
+    notes: list[str]  # the run's notes (keyrotate.service.guardrails.run_notes)
     admin_notified: bool
     detail: Literal["full", "counts-only"]
     report_bucket: str | None

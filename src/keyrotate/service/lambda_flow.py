@@ -38,6 +38,7 @@ from keyrotate.domain.summary import (
 )
 from keyrotate.service.account import run_account
 from keyrotate.service.context import RunContext
+from keyrotate.service.guardrails import run_notes
 from keyrotate.service.lambda_events import (
     AccountItem,
     AccountSummaryItem,
@@ -156,7 +157,10 @@ def rotate_one(context: RunContext, item: AccountItem) -> AccountSummaryItem:
     # Templates and transport first: a bad mail setting fails before any key changes.
     notifier = context.notifier
     now = clock()
-    result = run_account(account, context.sessions, options, now=now, clock=clock)
+    # A function of its own: the run's cap and breaker hold for this account only (the
+    # digest says when the run's total went past MaxActionsPerRun).
+    guard = context.guard([account.account_id])
+    result = run_account(account, context.sessions, options, now=now, clock=clock, guard=guard)
     notifications = notifier.notify_account(result, mode=settings.mode, started=now)
     counts = summarize_account(result, past_rotation_cutoff(options.policy, now))
     summary = AccountSummaryItem.of(result, counts + summarize_notifications(notifications))
@@ -311,12 +315,14 @@ def digest(context: RunContext, event: DigestEvent) -> DigestResult:
     ]
     # Each account as its step counted it: right even where its detail could not be read.
     counted = [i.summary() for i in items]
+    accounts_total = total(counted)
     report = RunReport(
         mode=event.mode,
         started=event.started_at,
         finished=context.clock(),
         accounts=(*accounts, *skipped),
         notifications=tuple(owner_notifications),
+        notes=run_notes(accounts_total, context.options),
     )
     failed_owner_mail = [n for n in owner_notifications if not n.sent]
     by_account = {i.account_id: c for i, c in zip(items, counted, strict=True)}
@@ -325,7 +331,7 @@ def digest(context: RunContext, event: DigestEvent) -> DigestResult:
     )
     report = replace(report, notifications=report.notifications + admin)
     summary = (
-        total(counted)
+        accounts_total
         + total(summarize_account(a) for a in skipped)
         + summarize_notifications(admin)
     )
@@ -357,6 +363,11 @@ def digest(context: RunContext, event: DigestEvent) -> DigestResult:
             "keys": summary.keys,
             "actions": summary.actions.nested(),
             "notifications_failed": summary.notifications_failed,
+            "deferred": summary.deferred,
+            "kill_switch_accounts": summary.kill_switch_accounts,
+            "kill_switch_open": int(summary.kill_switch_accounts > 0),
+            "breaker_trips": summary.breaker_trips,
+            "notes": list(report.notes),
             "admin_notified": any(n.sent for n in admin),
             "detail": "full" if complete else "counts-only",
             "report_bucket": settings.report_bucket,

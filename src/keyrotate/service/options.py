@@ -53,6 +53,12 @@ class RunOptions:
     verify_first_wait: float
     scan_mode: ScanMode
     workers: int
+    # the guardrails of an enforce run (keyrotate.service.guardrails)
+    max_actions_per_run: int
+    max_actions_per_account: int
+    failure_breaker_percent: int
+    failure_breaker_min_actions: int
+    kill_switch_parameter: str | None
 
     @classmethod
     def from_settings(cls, settings: Settings, region: str) -> RunOptions:
@@ -89,6 +95,11 @@ class RunOptions:
             verify_first_wait=VERIFY_FIRST_WAIT_SECONDS,
             scan_mode=settings.scan_mode,
             workers=settings.workers,
+            max_actions_per_run=settings.max_actions_per_run,
+            max_actions_per_account=settings.max_actions_per_account,
+            failure_breaker_percent=settings.failure_breaker_percent,
+            failure_breaker_min_actions=settings.failure_breaker_min_actions,
+            kill_switch_parameter=settings.kill_switch_parameter,
         )
 
     def secret_name(self, account_id: str, user_name: str) -> str:

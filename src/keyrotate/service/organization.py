@@ -23,6 +23,7 @@ from keyrotate.domain.summary import (
 )
 from keyrotate.service.account import run_account
 from keyrotate.service.context import RunContext
+from keyrotate.service.guardrails import run_notes
 from keyrotate.service.results import ResultStore
 
 AccountDone = Callable[[AccountResult], None]
@@ -54,6 +55,10 @@ def run_accounts(
     now = clock()
     cutoff = past_rotation_cutoff(options.policy, now)
     counted: dict[str, RunSummary] = {}
+    # Started in account-id order, the order the run's budget is granted in (RunBudget: an
+    # account waits only for accounts started before it, so no worker waits on a queued one).
+    ordered = sorted(inventory.accounts, key=lambda a: a.account_id)
+    guard = context.guard(a.account_id for a in ordered)
 
     def keep(result: AccountResult) -> None:
         counted[result.account.account_id] = summarize_account(result, cutoff)
@@ -61,8 +66,8 @@ def run_accounts(
 
     with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
         futures = [
-            pool.submit(run_account, account, sessions, options, now=now, clock=clock)
-            for account in inventory.accounts
+            pool.submit(run_account, account, sessions, options, now=now, clock=clock, guard=guard)
+            for account in ordered
         ]
         done = as_completed(futures)
         del futures  # as_completed lets go of each future once yielded: so must we
@@ -76,13 +81,15 @@ def run_accounts(
     results.reorder(
         [a.account_id for a in inventory.accounts] + [a.account_id for a, _ in inventory.skipped]
     )
+    summary = total(counted.values())
     report = RunReport(
         mode="enforce" if options.enforce else "audit",
         started=now,
         finished=clock(),
         accounts=results,
+        notes=run_notes(summary, options),
     )
-    return OrganizationRun(report, counted, total(counted.values()))
+    return OrganizationRun(report, counted, summary)
 
 
 def run_organization(

@@ -81,6 +81,7 @@ def _user_records(
             "overdue": bool(action and action.overdue),
             "outcome": (result.outcome if result else Outcome.NONE).value,
             "error": result.error if result else None,
+            "note": result.note if result else None,
             "new_access_key_id": result.new_key_id if result else None,
             "new_key_verified": result.verified if result else None,
             "secret_name": secret.name if secret else None,
@@ -108,6 +109,10 @@ def summary_record(summary: RunSummary) -> dict[str, Any]:
         "blocked": summary.blocked,
         "failed_actions": summary.failed_actions,
         "notifications_failed": summary.notifications_failed,
+        # added in schema 1: the guardrails (docs/guardrails.md)
+        "deferred": summary.deferred,
+        "kill_switch_accounts": summary.kill_switch_accounts,
+        "breaker_trips": summary.breaker_trips,
     }
 
 
@@ -125,6 +130,8 @@ def account_entry(account: AccountResult) -> dict[str, Any]:
         "users": len(account.users),
         "keys": sum(len(u.keys) for u in account.users),
         "notes": list(account.notes),
+        "kill_switch": account.kill_switch,
+        "breaker_tripped": account.breaker_tripped,
     }
 
 
@@ -136,6 +143,7 @@ def to_document_head(report: RunReport, summary: RunSummary | None = None) -> di
         "started": _iso(report.started),
         "finished": _iso(report.finished),
         "summary": summary_record(summarize_run(report) if summary is None else summary),
+        "notes": list(report.notes),
     }
 
 
@@ -183,5 +191,10 @@ def write_report(report: RunReport, path: Path, summary: RunSummary | None = Non
 
 
 def exit_code(summary: RunSummary) -> int:
-    """0 when everything ran; 1 when an account or a change to IAM failed."""
+    """0 when everything ran; 1 when an account or a change to IAM failed.
+
+    A change a guardrail deferred (a cap, the breaker) or an account the kill switch turned
+    into an audit is no failure: the run did what it was told. A breaker only trips on
+    failed changes, which exit 1 on their own.
+    """
     return 1 if summary.failed else 0

@@ -90,6 +90,7 @@ def _user(user: UserResult) -> dict[str, Any]:
                 "new_key_id": r.new_key_id,
                 "secret": _secret(r.secret),
                 "verified": r.verified,
+                "note": r.note,
             }
             for r in user.results
         ],
@@ -191,6 +192,7 @@ def _user_from(data: Mapping[str, Any]) -> UserResult:
             new_key_id=r.get("new_key_id"),
             secret=_secret_from(r.get("secret")),
             verified=r.get("verified"),
+            note=r.get("note"),
         )
         for r in data["results"]
     )
@@ -227,6 +229,8 @@ def account_result_from_document(document: Mapping[str, Any]) -> AccountResult:
             skipped=entry.get("reason") if status == "skipped" else None,
             scan_path=entry.get("scan_path") or "per-user",
             notes=tuple(entry.get("notes", ())),
+            kill_switch=bool(entry.get("kill_switch", False)),
+            breaker_tripped=bool(entry.get("breaker_tripped", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(
