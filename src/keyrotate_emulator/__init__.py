@@ -1,12 +1,15 @@
 """The embedded AWS for tests, the demo and benchmarks: moto over HTTP, made more like AWS.
 
-Only this package (and the tests) import moto. It sits at the top of the dependency graph.
+Not the product: it needs the ``emulator`` extra (moto), stays out of the Lambda zip, and no
+module of ``keyrotate`` imports it (pyproject's import contracts); it imports the product
+(the demo runs it). Only this package and the tests import moto.
 """
 
 from __future__ import annotations
 
 from keyrotate_emulator.counter import CallCounts
 from keyrotate_emulator.faults import FAULT_KINDS, Fault, FaultKind, FiredFault
+from keyrotate_emulator.gate import Gate, Hold
 from keyrotate_emulator.server import EmulatorServer
 from keyrotate_emulator.strict import Strictness
 
@@ -17,5 +20,7 @@ __all__ = [
     "Fault",
     "FaultKind",
     "FiredFault",
+    "Gate",
+    "Hold",
     "Strictness",
 ]

@@ -173,7 +173,7 @@ class EmulatorProcess:
         return None if self._process is None else int(self._process.pid)
 
     def reset(self) -> None:
-        """Empty moto's state and forget calls and faults."""
+        """Back to as started, as :meth:`EmulatorServer.reset`: moto emptied, settings restored."""
         post(f"{self.url}/moto-api/reset")
         post(f"{self.url}/_keyrotate/reset")
 

@@ -1,7 +1,8 @@
 """The embedded AWS: moto's WSGI app over real HTTP, behind keyrotate's middlewares.
 
-Request path: control endpoints -> call counter -> fault injector -> strictness (AWS's
-refusals moto lacks, :mod:`keyrotate_emulator.strict`) -> IAM paging -> moto.
+Request path: control endpoints -> call counter -> [gate] -> fault injector -> strictness
+(AWS's refusals moto lacks, :mod:`keyrotate_emulator.strict`) -> IAM paging -> moto. The gate
+(:mod:`keyrotate_emulator.gate`: hold a chosen call, record issued secret keys) is an option.
 Clients (botocore, in this or any other process) see a real HTTP endpoint, so serializers,
 parsers, retries and paginators all run as they would against AWS.
 
@@ -11,7 +12,9 @@ Control endpoints (served by the emulator, never counted or faulted):
 - ``POST /_keyrotate/calls/reset``
 - ``POST /_keyrotate/faults`` (a :class:`Fault` as JSON), ``DELETE /_keyrotate/faults``,
   ``GET /_keyrotate/faults`` -> ``{"fired": [...]}``
-- ``POST /_keyrotate/reset``: forget calls and faults (moto's state: ``POST /moto-api/reset``)
+- ``POST /_keyrotate/reset``: :meth:`EmulatorServer.restore_defaults` (forget calls, faults
+  and holds; strictness and page size as the server was made). moto's state:
+  ``POST /moto-api/reset``
 - ``GET /_keyrotate/strict`` -> the :class:`Strictness` in force; ``POST /_keyrotate/strict``
   with a JSON object of settings to change (the answer is the new one)
 - ``POST /_keyrotate/credential-report/expire`` (optional ``{"account_id": ...}``): cached
@@ -27,7 +30,7 @@ import json
 import logging
 import threading
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from types import TracebackType
 from typing import Any, TypeVar
@@ -41,6 +44,7 @@ from keyrotate_emulator._wsgi import (
 )
 from keyrotate_emulator.counter import CallCounter, CallCounts
 from keyrotate_emulator.faults import Fault, FaultInjector, FiredFault
+from keyrotate_emulator.gate import Gate
 from keyrotate_emulator.paging import IamPagingMiddleware
 from keyrotate_emulator.strict import StrictMiddleware, Strictness
 
@@ -82,11 +86,13 @@ class _ControlEndpoints:
         counter: CallCounter,
         injector: FaultInjector,
         strict: StrictMiddleware,
+        restore_defaults: Callable[[], None],
     ) -> None:
         self._app = app
         self._counter = counter
         self._injector = injector
         self._strict = strict
+        self._restore_defaults = restore_defaults
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
@@ -116,8 +122,7 @@ class _ControlEndpoints:
             fired = [asdict(f) for f in self._injector.fired()]
             return json_response(start_response, {"fired": fired})
         if route == ("POST", "/_keyrotate/reset"):
-            self._counter.reset()
-            self._injector.clear()
+            self._restore_defaults()
             return json_response(start_response, {})
         return json_response(start_response, {"error": f"no route {method} {path}"}, status=404)
 
@@ -129,7 +134,10 @@ class EmulatorServer:
     process (EMULATOR.md): two servers in one process share it.
 
     ``strictness`` says which of AWS's refusals moto lacks the emulator plays (default: all
-    of them, as AWS does; :meth:`Strictness.off` for moto as it is).
+    of them, as AWS does; :meth:`Strictness.off` for moto as it is). ``gate=True`` adds a
+    :class:`~keyrotate_emulator.gate.Gate` (:attr:`gate`) in front of the fault injector.
+    ``iam_page_size`` and ``strictness`` are also the defaults that :meth:`restore_defaults`
+    puts back after a test changed them.
 
     >>> with EmulatorServer(iam_page_size=100) as server:  # doctest: +SKIP
     ...     boto3.client("iam", endpoint_url=server.url).list_users()
@@ -142,13 +150,18 @@ class EmulatorServer:
         *,
         iam_page_size: int | None = None,
         strictness: Strictness | None = None,
+        gate: bool = False,
     ) -> None:
         self._host = host
         self._port = port
-        self._initial_page_size = iam_page_size
-        self._initial_strictness = strictness if strictness is not None else Strictness()
         if iam_page_size is not None and iam_page_size < 1:
             raise ValueError(f"iam_page_size must be at least 1 or None, got {iam_page_size}")
+        self._default_page_size = iam_page_size
+        self._default_strictness = strictness if strictness is not None else Strictness()
+        self._initial_page_size = self._default_page_size
+        self._initial_strictness = self._default_strictness
+        self._with_gate = gate
+        self._gate: Gate | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._url: str | None = None
@@ -174,8 +187,11 @@ class EmulatorServer:
         self._paging = IamPagingMiddleware(moto_app, self._initial_page_size)
         self._strict = StrictMiddleware(self._paging, self._initial_strictness)
         self._injector = FaultInjector(self._strict)
-        self._counter = CallCounter(self._injector)
-        app = _ControlEndpoints(self._counter, self._counter, self._injector, self._strict)
+        self._gate = Gate(self._injector) if self._with_gate else None
+        self._counter = CallCounter(self._gate or self._injector)
+        app = _ControlEndpoints(
+            self._counter, self._counter, self._injector, self._strict, self.restore_defaults
+        )
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
         )
@@ -190,6 +206,8 @@ class EmulatorServer:
     def stop(self) -> None:
         if self._server is None:
             return
+        if self._gate is not None:
+            self._gate.clear()  # a held call would keep its server thread waiting
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -216,14 +234,27 @@ class EmulatorServer:
         return self._url
 
     def reset(self) -> None:
-        """Empty moto's state (every account, every service) and forget calls and faults.
+        """Back to as started: moto's state emptied (every account, every service), then
+        :meth:`restore_defaults`.
 
         The emulator's own memory of issued keys and credential reports goes with moto's
         state (the reset passes through the strictness middleware).
         """
         post(f"{self.url}/moto-api/reset")
-        self.reset_calls()
+        self.restore_defaults()
+
+    def restore_defaults(self) -> None:
+        """Undo what a test set, keeping moto's state: strictness and page size as the server
+        was made, no faults armed, no holds, no calls counted or logged.
+
+        The gate's issued secrets stay: a leak scan looks for every key ever handed out.
+        """
+        self.strictness = self._default_strictness
+        self.iam_page_size = self._default_page_size
         self.clear_faults()
+        self.reset_calls()
+        if self._gate is not None:
+            self._gate.forget()
 
     # paging --------------------------------------------------------------------------------
     @property
@@ -257,6 +288,14 @@ class EmulatorServer:
 
     def reset_calls(self) -> None:
         self._require(self._counter).reset()
+
+    # the gate ------------------------------------------------------------------------------
+    @property
+    def gate(self) -> Gate:
+        """The gate (``EmulatorServer(gate=True)``): hold calls, read issued secret keys."""
+        if not self._with_gate:
+            raise RuntimeError("this EmulatorServer has no gate: make it with gate=True")
+        return self._require(self._gate)
 
     # faults --------------------------------------------------------------------------------
     def inject(self, fault: Fault) -> None:

@@ -1,4 +1,5 @@
-"""Fixtures of the fault suite: one fault lab per session, reset per test, and a leak scan.
+"""Fixtures of the fault suite: the fault lab (the shared emulator), reset per test, and a
+leak scan.
 
 Every test here leaves its captured text (log lines, reports, mails, exception texts, CLI
 output) in ``leaks``; after the test, every secret access key that CreateAccessKey issued or
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from keyrotate_emulator import EmulatorServer
 from tests.faults.lab import (
     FaultLab,
     State,
@@ -25,12 +27,8 @@ from tests.faults.lab import (
 
 
 @pytest.fixture(scope="session")
-def _lab() -> Iterator[FaultLab]:
-    lab = FaultLab()
-    try:
-        yield lab
-    finally:
-        lab.stop()
+def _lab(emulator_server: EmulatorServer) -> FaultLab:
+    return FaultLab(emulator_server)
 
 
 @pytest.fixture

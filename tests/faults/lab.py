@@ -1,20 +1,17 @@
-"""The fault lab: an emulator that can fail, hold and watch calls, and a small seeded org.
+"""The fault lab: the shared emulator as the fault tests use it, and a small seeded org.
 
-Why not plain :class:`~keyrotate_emulator.EmulatorServer`: the crash tests must know that the
-CLI is *exactly* at a given call before they kill it, so this server adds a :class:`Gate`
-(hold the Nth call of an operation, before or after moto performs it) in front of the
-emulator's own :class:`~keyrotate_emulator.faults.FaultInjector`. The gate also records every
-secret access key CreateAccessKey hands out, so the leak scan covers keys that were created
-and deleted again, not only the ones left in secrets.
+The emulator (tests/conftest.py's, one per test process) fails calls (its fault injector),
+and its gate (:mod:`keyrotate_emulator.gate`) holds the Nth call of an operation before or
+after moto performs it, so the crash tests know that the CLI is *exactly* at a given call
+before they kill it, and records every secret access key CreateAccessKey hands out, so the
+leak scan covers keys that were created and deleted again, not only the ones left in secrets.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,16 +30,8 @@ from keyrotate.service.context import RunContext, notify_options_from
 from keyrotate.service.options import Clock, RunOptions, utc_now
 from keyrotate.service.organization import run_organization
 from keyrotate.service.spill import SpilledAccounts
-from keyrotate_emulator._wsgi import (
-    Environ,
-    StartResponse,
-    WsgiApp,
-    call_and_capture,
-    error_response,
-    inspect_request,
-    is_control_path,
-)
-from keyrotate_emulator.faults import Fault, FaultInjector, FiredFault
+from keyrotate_emulator import EmulatorServer
+from keyrotate_emulator.faults import Fault, FiredFault
 from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
     KeySpec,
@@ -52,8 +41,6 @@ from keyrotate_emulator.seed import (
     create_member_roles,
     seed_users,
 )
-from keyrotate_emulator.server import post, quiet_werkzeug
-from keyrotate_emulator.strict import StrictMiddleware
 from tests.strict_emulator import LAB_STRICTNESS
 
 REGION = "us-east-1"
@@ -64,158 +51,41 @@ SENDER = "keyrotate@example.com"
 ADMIN = "secops@example.com"
 OWNER = "team@example.com"
 ATTEMPTS = 2  # botocore attempts per call in the in-process runs: one retry, short waits
-_SECRET_IN_XML = re.compile(rb"<SecretAccessKey>([^<]+)</SecretAccessKey>")
 _READ = Config(retries={"total_max_attempts": 3, "mode": "standard"})
 
 
 # -- the server -----------------------------------------------------------------------------
-@dataclass
-class _Hold:
-    service: str
-    operation: str
-    nth: int
-    after: bool  # True: moto performs the call first, the client never hears back
-    account_id: str | None = None  # count only calls routed to this account
-    seen: int = 0
-    arrived: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-
-
-class Gate:
-    """WSGI middleware: hold one chosen call until released; record every issued secret key."""
-
-    def __init__(self, app: WsgiApp) -> None:
-        self._app = app
-        self._lock = threading.Lock()
-        self._holds: list[_Hold] = []
-        self.issued_secrets: list[str] = []  # never printed: only compared with captured text
-        self.calls: list[tuple[str, str]] = []  # (service, operation) of every call, in order
-
-    def hold(
-        self,
-        service: str,
-        operation: str,
-        nth: int = 1,
-        *,
-        after: bool = False,
-        account_id: str | None = None,
-    ) -> _Hold:
-        """Hold the ``nth`` such call from now on (of ``account_id`` only, if given)."""
-        armed = _Hold(service, operation, nth, after, account_id)
-        with self._lock:
-            self._holds.append(armed)
-        return armed
-
-    def clear(self) -> None:
-        with self._lock:
-            for armed in self._holds:
-                armed.release.set()
-            self._holds.clear()
-
-    def forget(self) -> None:
-        """Clear the holds and the call log (the issued secrets stay: the leak scan needs them)."""
-        self.clear()
-        with self._lock:
-            self.calls.clear()
-
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if is_control_path(environ):
-            return self._app(environ, start_response)
-        info = inspect_request(environ)
-        chosen: _Hold | None = None
-        with self._lock:
-            holds = list(self._holds)
-        account = None
-        if any(h.account_id for h in holds):
-            from keyrotate_emulator.counter import account_of
-
-            account = account_of(environ, info.access_key_id)
-        with self._lock:
-            self.calls.append((info.service, info.operation))
-            for armed in self._holds:
-                if (armed.service, armed.operation) == (info.service, info.operation) and (
-                    armed.account_id in (None, account)
-                ):
-                    armed.seen += 1
-                    if armed.seen == armed.nth and chosen is None:
-                        chosen = armed
-        if chosen is not None and not chosen.after:
-            chosen.arrived.set()
-            chosen.release.wait(60)
-            # The caller is dead by now; answer something so the server thread ends.
-            return error_response(
-                start_response,
-                json_protocol=info.json,
-                status=500,
-                code="InternalFailure",
-                message="keyrotate fault lab: held call abandoned",
-                sender=False,
-            )
-        captured = call_and_capture(self._app, environ)
-        if info.operation == "CreateAccessKey":
-            with self._lock:
-                self.issued_secrets += [m.decode() for m in _SECRET_IN_XML.findall(captured.body)]
-        if chosen is not None:
-            chosen.arrived.set()
-            chosen.release.wait(60)
-        start_response(captured.status, captured.headers)
-        return [captured.body]
-
-
 class FaultLab:
-    """moto over HTTP behind the emulator's strictness, fault injector and a :class:`Gate`.
-
-    Strict as the functional tests are (tests/strict_emulator.py, ``LAB_STRICTNESS``): a test
-    changes ``lab.strict.strictness`` for itself; :meth:`reset` puts the default back.
+    """The shared emulator with the lab's strictness (``LAB_STRICTNESS``: new keys refused a
+    little longer, tests/strict_emulator.py): a test changes ``lab.server.strictness`` for
+    itself; :meth:`reset` puts the lab's default back.
     """
 
-    def __init__(self) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-
-        quiet_werkzeug()
-        self.strict = StrictMiddleware(
-            DomainDispatcherApplication(create_backend_app), LAB_STRICTNESS
-        )
-        self.injector = FaultInjector(self.strict)
-        self.gate = Gate(self.injector)
-        self._server = make_server(
-            "127.0.0.1", 0, self.gate, threaded=True, request_handler=MotoRequestHandler
-        )
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.gate.clear()
-        self._server.shutdown()
-        self._server.server_close()
+    def __init__(self, server: EmulatorServer) -> None:
+        self.server = server
+        self.url = server.url
+        self.gate = server.gate
 
     def reset(self) -> None:
-        self.gate.forget()
-        self.injector.clear()
-        post(f"{self.url}/moto-api/reset")  # the strictness middleware forgets with moto
-        self.strict.strictness = LAB_STRICTNESS
+        """moto emptied, no faults or holds, the lab's strictness; cached clients forgotten."""
+        self.server.reset()
+        self.server.strictness = LAB_STRICTNESS
         forget_clients()
 
     def expire_credential_reports(self) -> int:
         """Make every cached credential report four hours old (see docs/emulator.md)."""
-        return self.strict.reports.expire()
+        return self.server.expire_credential_reports()
 
     def inject(self, fault: Fault) -> None:
-        self.injector.inject(fault)
+        self.server.inject(fault)
 
     def clear_faults(self) -> None:
-        self.injector.clear()
+        """Disarm the faults and release the holds."""
+        self.server.clear_faults()
         self.gate.clear()
 
     def fired(self) -> list[FiredFault]:
-        return self.injector.fired()
+        return self.server.fired()
 
 
 # -- the seeded organization ------------------------------------------------------------------

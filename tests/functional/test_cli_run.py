@@ -2,8 +2,8 @@
 
 One demo organization serves the module. The tests up to the "state-changing" section run
 audits only (nothing changes, see test_org_run.py), so they share it; the last ones change
-the organization (an enforce run, a new account) and come last. An :class:`EmulatorServer`
-over the same moto state adds IAM paging at 100, call counting and fault injection.
+the organization (an enforce run, a new account) and come last. The tests that take
+``emulator`` have the shared emulator page IAM at 100 (and count calls, inject faults).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from keyrotate_emulator.demo_org import DemoManifest
 from keyrotate_emulator.faults import Fault
 from keyrotate_emulator.seed import MANAGEMENT_ACCOUNT_ID, create_member_roles
 from keyrotate_emulator.server import EmulatorServer
-from tests.strict_emulator import TEST_STRICTNESS
 
 from .org_support import (
     REPORT_FIELDS,
@@ -47,20 +46,13 @@ def org(_moto_server: str) -> Iterator[DemoManifest]:
         yield manifest
 
 
-@pytest.fixture(scope="module")
-def _emulator(org: DemoManifest) -> Iterator[EmulatorServer]:
-    # Shares moto's process-global state with the session server: sees the same organization.
-    with EmulatorServer(iam_page_size=100, strictness=TEST_STRICTNESS) as server:
-        yield server
-
-
 @pytest.fixture
-def emulator(_emulator: EmulatorServer) -> Iterator[EmulatorServer]:
-    """The paging, counting, fault-injecting endpoint; never reset (that would empty moto)."""
-    _emulator.clear_faults()
-    _emulator.reset_calls()
-    yield _emulator
-    _emulator.clear_faults()
+def emulator(emulator_server: EmulatorServer, org: DemoManifest) -> EmulatorServer:
+    """The shared emulator paging IAM at 100, as real IAM does; never reset (that would empty
+    the module's organization). No faults and no counted calls: conftest sees to that.
+    """
+    emulator_server.iam_page_size = 100
+    return emulator_server
 
 
 def ids(org: DemoManifest, *names: str) -> set[str]:

@@ -1,7 +1,7 @@
 """``keyrotate demo``: the whole pipeline offline, its files, and no secret anywhere in them.
 
 The demo runs once for the module through the CLI (``keyrotate demo --out DIR``, which calls
-:func:`keyrotate_emulator.demo.main`), on moto's process-global state reset first.
+:func:`keyrotate_emulator.demo.main`) on the shared emulator, its moto state reset first.
 Afterwards the test reads every secret the enforce pass stored, to know which strings must
 never appear in a report, a mail (raw or decoded), the CLI's output or the tool's log.
 """
@@ -22,13 +22,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import keyrotate_emulator.demo
+import keyrotate_emulator.demo as demo_module
 from keyrotate.cli import main
 from keyrotate.domain.models import ActionKind
 from keyrotate_emulator.demo import _AWS_SETTINGS
 from keyrotate_emulator.seed import MANAGEMENT_ACCOUNT_ID
 from keyrotate_emulator.server import EmulatorServer
-from tests.strict_emulator import TEST_STRICTNESS
 
 from .org_support import client, reset_moto
 
@@ -78,22 +77,24 @@ def _stored_secret_keys(endpoint: str, account_ids: list[str]) -> tuple[set[str]
 
 
 @pytest.fixture(scope="module")
-def demo(_moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def demo(
+    emulator_server: EmulatorServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Demo]:
     out_dir = tmp_path_factory.mktemp("demo") / "out"
-    reset_moto(_moto_server)  # the demo's emulator shares moto's state: start from nothing
+    endpoint = emulator_server.url
+    reset_moto(endpoint)  # the demo seeds its organization: start from nothing
     collect = _Collect()
     logger = logging.getLogger("keyrotate")
     previous_level = logger.level
     logger.addHandler(collect)
     logger.setLevel(logging.DEBUG)
     with pytest.MonkeyPatch.context() as patch:
-        # The demo's emulator at the tests' strictness: its own default (a new key refused for
-        # 3 s, as in AWS) would add half a minute of verification waits to the suite.
-        # tests/functional/test_emulator_propagation.py runs a rotation through that delay.
+        # The shared emulator instead of one of the demo's own, at the tests' strictness: the
+        # demo's default (a new key refused for 3 s, as in AWS) would add half a minute of
+        # verification waits to the suite. test_emulator_propagation.py runs a rotation
+        # through that delay.
         patch.setattr(
-            keyrotate_emulator.demo,
-            "EmulatorServer",
-            partial(EmulatorServer, strictness=TEST_STRICTNESS),
+            demo_module, "run_demo", partial(demo_module.run_demo, server=emulator_server)
         )
         for name in _ISOLATED:
             if name in os.environ:
@@ -105,9 +106,9 @@ def demo(_moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         finally:
             logger.removeHandler(collect)
             logger.setLevel(previous_level)
-        organizations = client(_moto_server, MANAGEMENT_ACCOUNT_ID, "organizations")
+        organizations = client(endpoint, MANAGEMENT_ACCOUNT_ID, "organizations")
         accounts = [a["Id"] for a in organizations.list_accounts()["Accounts"]]
-        secret_keys, count = _stored_secret_keys(_moto_server, accounts)
+        secret_keys, count = _stored_secret_keys(endpoint, accounts)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
         result.exception
     )
@@ -119,7 +120,7 @@ def demo(_moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         frozenset(secret_keys),
         count,
     )
-    reset_moto(_moto_server)
+    reset_moto(endpoint)
 
 
 def _mails(folder: Path) -> dict[str, EmailMessage]:

@@ -16,7 +16,6 @@ OrgListAccount is the management account.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -103,18 +102,13 @@ class Org:
         return (MANAGEMENT_ACCOUNT_ID, self.deployment, *self.workloads)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    # New keys are usable at once here: the verification wait is another test's subject.
-    with EmulatorServer(strictness=Strictness(key_propagation_seconds=0)) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def emulator(server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
-    server.reset()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
-    return server
+def emulator(emulator: EmulatorServer) -> EmulatorServer:
+    """The shared emulator, empty. New keys are usable at once here: the verification wait is
+    another test's subject.
+    """
+    emulator.strictness = Strictness(key_propagation_seconds=0)
+    return emulator
 
 
 def _session(url: str, account_id: str) -> boto3.Session:

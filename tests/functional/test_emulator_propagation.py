@@ -8,7 +8,6 @@ pass with verification on, at the product's own first wait (1 s, doubling).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import boto3
@@ -19,20 +18,16 @@ from keyrotate.domain.models import Account, ActionKind
 from keyrotate.domain.results import Outcome
 from keyrotate.service.account import run_account
 from keyrotate_emulator.seed import MANAGEMENT_ACCOUNT_ID, KeySpec, UserSpec, seed_users
-from keyrotate_emulator.server import post, update_strictness
+from keyrotate_emulator.server import update_strictness
 from keyrotate_emulator.strict import DEFAULT_KEY_PROPAGATION_SECONDS
 from tests.run_options import run_options
-from tests.strict_emulator import TEST_STRICTNESS
 
 
 @pytest.fixture
-def aws_delay(moto_endpoint: str) -> Iterator[str]:
-    """The session's emulator with the demo's (AWS-like) delay, put back afterwards."""
+def aws_delay(moto_endpoint: str) -> str:
+    """The shared emulator with the demo's (AWS-like) delay (conftest puts the tests' back)."""
     update_strictness(moto_endpoint, key_propagation_seconds=DEFAULT_KEY_PROPAGATION_SECONDS)
-    try:
-        yield moto_endpoint
-    finally:
-        post(f"{moto_endpoint}/_keyrotate/strict", TEST_STRICTNESS.to_json())
+    return moto_endpoint
 
 
 def test_a_rotation_verifies_its_new_key_through_a_delay_of_a_few_seconds(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from keyrotate.domain.engine import plan
 from keyrotate.domain.models import AccessKey, ActionKind, Exemption, KeyStatus, UserKeys
 from keyrotate.domain.policy import RotationPolicy
-from keyrotate_emulator import EmulatorServer
+from keyrotate_emulator import EmulatorServer, Strictness
 from keyrotate_emulator.demo_org import DemoManifest, seed_demo_organization
 from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
@@ -30,16 +29,11 @@ from keyrotate_emulator.seed import (
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorServer]:
-    with EmulatorServer(iam_page_size=100) as server:
-        yield server
-
-
 @pytest.fixture
 def server(emulator: EmulatorServer) -> EmulatorServer:
-    emulator.reset()
+    """The shared emulator, empty, paging IAM at 100 and as strict as AWS."""
     emulator.iam_page_size = 100
+    emulator.strictness = Strictness()
     return emulator
 
 

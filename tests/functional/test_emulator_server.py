@@ -6,7 +6,7 @@ clients spend, and faults fail exactly the calls they name in the protocol's err
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
-from keyrotate_emulator import EmulatorServer, Fault
+from keyrotate_emulator import EmulatorServer, Fault, Strictness
 from keyrotate_emulator.process import fetch_calls
 from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
@@ -31,19 +31,14 @@ NO_RETRY = Config(retries={"total_max_attempts": 1})
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorServer]:
-    with EmulatorServer(iam_page_size=100) as server:
-        yield server
-
-
 @pytest.fixture
-def server(emulator: EmulatorServer) -> Iterator[EmulatorServer]:
-    """The module's emulator, empty, paging at 100, with no calls counted and no faults."""
-    emulator.reset()
+def server(emulator: EmulatorServer) -> EmulatorServer:
+    """The shared emulator, empty, paging at 100, as strict as AWS, no calls counted and no
+    faults (conftest clears them after the test too).
+    """
     emulator.iam_page_size = 100
-    yield emulator
-    emulator.clear_faults()
+    emulator.strictness = Strictness()
+    return emulator
 
 
 def client(server: EmulatorServer, service: str, config: Config = NO_RETRY, **creds: str) -> Any:
@@ -331,3 +326,29 @@ def test_an_impossible_fault_is_refused_with_the_field_named() -> None:
         Fault("iam", kind="explode")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"Fault\.rate"):
         Fault("iam", rate=1.5)
+
+
+# the gate --------------------------------------------------------------------------------
+def test_the_gate_holds_the_nth_call_after_moto_performed_it_and_keeps_issued_secrets(
+    server: EmulatorServer,
+) -> None:
+    iam = client(server, "iam")
+    iam.create_user(UserName="app")
+    held = server.gate.hold("iam", "CreateAccessKey", nth=2, after=True)
+    first = iam.create_access_key(UserName="app")["AccessKey"]  # the first one passes
+    second = threading.Thread(target=iam.create_access_key, kwargs={"UserName": "app"})
+    second.start()
+
+    assert held.arrived.wait(30)
+    keys = iam.list_access_keys(UserName="app")["AccessKeyMetadata"]
+    held.release.set()
+    second.join(30)
+
+    assert len(keys) == 2  # performed while its answer was held
+    assert first["SecretAccessKey"] in server.gate.issued_secrets  # compared, never printed
+    assert server.gate.calls.count(("iam", "CreateAccessKey")) == 2
+
+
+def test_a_server_made_without_the_gate_says_so() -> None:
+    with pytest.raises(RuntimeError, match="gate=True"):
+        _ = EmulatorServer().gate

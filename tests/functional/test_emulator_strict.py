@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,19 +38,11 @@ NO_RETRY = Config(retries={"total_max_attempts": 1})
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorServer]:
-    with EmulatorServer() as server:
-        yield server
-
-
 @pytest.fixture
-def server(emulator: EmulatorServer) -> Iterator[EmulatorServer]:
-    """The module's emulator, empty and fully strict."""
-    emulator.reset()
+def server(emulator: EmulatorServer) -> EmulatorServer:
+    """The shared emulator, empty and fully strict (conftest puts its own strictness back)."""
     emulator.strictness = Strictness()
-    yield emulator
-    emulator.strictness = Strictness()
+    return emulator
 
 
 def client(server: EmulatorServer, service: str, region: str = HOME, **creds: str) -> Any:

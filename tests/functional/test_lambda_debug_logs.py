@@ -22,6 +22,7 @@ import pytest
 
 from keyrotate.lambda_handlers import logger as handler_logger
 from keyrotate.lambda_handlers import rotate_account_handler
+from keyrotate_emulator import EmulatorServer
 from tests.faults.lab import FaultLab, read_state, secret_values, seed_org, settings_env
 
 
@@ -37,24 +38,18 @@ class Context:
     aws_request_id: str = "00000000-0000-0000-0000-000000000001"
 
 
-@pytest.fixture(scope="module")
-def _lab() -> Iterator[FaultLab]:
-    lab = FaultLab()
-    try:
-        yield lab
-    finally:
-        lab.stop()
-
-
 @pytest.fixture
-def lab(_lab: FaultLab, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FaultLab:
+def lab(
+    emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> FaultLab:
     """The lab, empty; this process's clients and the function's settings point at it."""
-    _lab.reset()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", _lab.url)
+    lab = FaultLab(emulator_server)
+    lab.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", lab.url)
     env = settings_env(EmailTransport="file", MailDir=str(tmp_path / "mail"))
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return _lab
+    return lab
 
 
 def _forms(secret: str) -> set[str]:

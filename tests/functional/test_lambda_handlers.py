@@ -12,7 +12,6 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +38,6 @@ from keyrotate_emulator.demo_org import DemoManifest, seed_demo_organization
 from keyrotate_emulator.faults import Fault
 from keyrotate_emulator.seed import assume_member_role
 from keyrotate_emulator.server import EmulatorServer
-from tests.strict_emulator import TEST_STRICTNESS
 
 # A rejected digest event flushes no metrics; Powertools warns about that, rightly.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -64,19 +62,6 @@ class Context:
 
 
 CONTEXT: Any = Context()
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(strictness=TEST_STRICTNESS) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emulator(server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
-    server.reset()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
-    return server
 
 
 @pytest.fixture
@@ -228,16 +213,16 @@ class FullRun:
 
 
 @pytest.fixture(scope="module")
-def full_run(server: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> FullRun:
+def full_run(emulator_server: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> FullRun:
     """Seed, `keyrotate run --enforce`; reset, seed again with the same now, run the chain."""
     tmp = tmp_path_factory.mktemp("full-run")
     now = datetime.now(UTC).replace(microsecond=0)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ENDPOINT_URL", server.url)
+        patch.setenv("AWS_ENDPOINT_URL", emulator_server.url)
         for name, value in env_values(tmp / "mail").items():
             patch.setenv(name, value)
-        server.reset()
-        manifest = seed(server.url, now)
+        emulator_server.reset()
+        manifest = seed(emulator_server.url, now)
         cli_report = tmp / "cli-report.json"
         outcome = CliRunner().invoke(
             cli_main,
@@ -246,10 +231,10 @@ def full_run(server: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -
             catch_exceptions=False,
         )
         assert outcome.exit_code == 0, outcome.output
-        cli_state = normalized_state(server.url, manifest)
+        cli_state = normalized_state(emulator_server.url, manifest)
 
-        server.reset()
-        manifest_again = seed(server.url, now)
+        emulator_server.reset()
+        manifest_again = seed(emulator_server.url, now)
         assert [a.name for a in manifest_again.accounts] == [a.name for a in manifest.accounts]
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
@@ -258,7 +243,7 @@ def full_run(server: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -
             manifest=manifest_again,
             cli_state=cli_state,
             cli_report=json.loads(cli_report.read_text()),
-            lambda_state=normalized_state(server.url, manifest_again),
+            lambda_state=normalized_state(emulator_server.url, manifest_again),
             lambda_report=s3_json(chain.digest["report_key"]),
             chain=chain,
             mail=tmp / "mail",

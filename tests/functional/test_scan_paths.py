@@ -24,22 +24,15 @@ from keyrotate.service.account import run_account
 from keyrotate_emulator import EmulatorServer, Fault
 from keyrotate_emulator.seed import KeySpec, UserSpec, age_key, seed_users
 from tests.run_options import run_options
-from tests.strict_emulator import TEST_STRICTNESS
 
 ACCOUNT = "123456789012"
 GROUP = "IAMKeyRotationExemptionGroup"
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorServer]:
-    with EmulatorServer(iam_page_size=100, strictness=TEST_STRICTNESS) as server:
-        yield server
-
-
 @pytest.fixture
-def server(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
-    emulator.reset()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.url)
+def server(emulator: EmulatorServer) -> EmulatorServer:
+    """The shared emulator, empty, paging IAM at 100 as real IAM does."""
+    emulator.iam_page_size = 100
     return emulator
 
 

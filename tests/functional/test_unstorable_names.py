@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import boto3
@@ -29,7 +28,7 @@ from keyrotate.domain.models import Account, ActionKind, Reason
 from keyrotate.service.account import run_account
 from keyrotate.service.account_context import AccountContext
 from keyrotate.service.scan import scan_with_report
-from keyrotate_emulator import EmulatorServer
+from keyrotate_emulator import EmulatorServer, Strictness
 from keyrotate_emulator.seed import KeySpec, SeededKey, UserSpec, seed_users
 from tests.run_options import run_options
 
@@ -55,16 +54,10 @@ def _seed(now: datetime) -> dict[str, list[SeededKey]]:
     )
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorServer]:
-    with EmulatorServer() as server:
-        yield server
-
-
 @pytest.fixture
-def server(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
-    emulator.reset()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.url)
+def server(emulator: EmulatorServer) -> EmulatorServer:
+    """The shared emulator, empty, as strict as AWS (new keys refused for seconds too)."""
+    emulator.strictness = Strictness()
     return emulator
 
 
