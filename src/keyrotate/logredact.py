@@ -37,7 +37,16 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-from keyrotate.aws.errors import redact
+
+def redact(text: str) -> str:
+    """:func:`keyrotate.aws.errors.redact`, imported when first used: importing
+    ``keyrotate.aws`` pins the wire loggers through this module, so loading it here would be
+    a cycle for whoever imports this module first (the Lambda runtime, with
+    ``keyrotate.lambda_handlers``)."""
+    from keyrotate.aws.errors import redact as redact_secrets
+
+    return redact_secrets(text)
+
 
 LOG_LEVEL_ENV = "KEYROTATE_LOG_LEVEL"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
