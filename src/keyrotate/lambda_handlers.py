@@ -39,8 +39,12 @@ from keyrotate.service.lambda_events import (
     parse_event,
 )
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "keyrotate"))
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "keyrotate"))
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "keyrotate")
+logger = Logger(service=SERVICE)
+# The service is a dimension of every metric: main.yaml's alarms name it with the mode.
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "keyrotate"), service=SERVICE
+)
 # The service logs through the standard library; give those lines the same JSON shape.
 copy_config_to_registered_loggers(source_logger=logger, include={"keyrotate"})
 logging.getLogger("keyrotate").setLevel(logging.INFO)

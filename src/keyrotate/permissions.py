@@ -30,6 +30,8 @@ FUNCTION_RUNTIME = frozenset(
 
 ASSUME_ROLE = _declared(session.PERMISSIONS, "sts:AssumeRole")
 MAIL = frozenset(ses.PERMISSIONS) | frozenset(ssm.PERMISSIONS)  # SES, or SMTP via SSM
+# The kill switch, read before each account in enforce mode only (a String: no decryption).
+KILL_SWITCH = _declared(ssm.PERMISSIONS, "ssm:GetParameter")
 
 # Every action by which keyrotate changes a user, a key, a tag or a secret: what an audit
 # never needs and its tier never grants (nor the KMS use that storing a secret implies;
@@ -61,6 +63,7 @@ ROTATE_ACCOUNT_FUNCTION = (
     ROTATE_ACCOUNT_FUNCTION_AUDIT
     | frozenset(secrets.WRITE_PERMISSIONS)
     | frozenset(secrets.KMS_PERMISSIONS)
+    | KILL_SWITCH
 )
 DIGEST_FUNCTION = (
     FUNCTION_RUNTIME | frozenset(s3_objects.PERMISSIONS) | frozenset(s3.PERMISSIONS) | MAIL

@@ -48,6 +48,7 @@ ROLE = "keyrotate-member"  # IAMRoleName's default
 READ_POLICY = "keyrotate-read-own-secret"  # ReadSecretPolicyName's default
 MEMBER_ALIAS = "alias/keyrotate-secrets"
 REPORT_BUCKET = "keyrotate-reportbucket-1a2b3c4d5e6f"
+KILL_SWITCH = "/keyrotate/kill-switch"  # main.yaml's KillSwitch, for the stack "keyrotate"
 USER = "svc-app"  # in both workload accounts: central mode must keep them apart
 
 
@@ -174,10 +175,13 @@ def deploy(url: str, org: Org, mode: Mode) -> dict[str, dict[str, str]]:
                 member_kms = _session(url, account).client("kms", region_name=region)
                 key_id = member_kms.create_key(Description="team secrets")["KeyMetadata"]["KeyId"]
                 member_kms.create_alias(AliasName=mode.member_alias, TargetKeyId=key_id)
+    # the stack's kill switch, as created: off
+    session.client("ssm").put_parameter(Name=KILL_SWITCH, Value="off", Type="String")
     return {
         "ReportBucket": {"Ref": REPORT_BUCKET},
         "SecretsKey": {"Ref": secrets_key_arn.rpartition("/")[2], "Arn": secrets_key_arn},
         "DataKey": {"Ref": data_key["KeyId"], "Arn": data_key["Arn"]},
+        "KillSwitch": {"Ref": KILL_SWITCH},
     }
 
 
@@ -278,6 +282,9 @@ def test_the_deployed_configuration_rotates_and_stores_under_a_key_the_account_c
     calls = emulator.calls()
     assert calls.total("iam", "CreateAccessKey") == 2
     assert calls.total("iam", "DeleteAccessKey") == 0  # no key created, then undone
+    assert environment["KillSwitchParameter"] == KILL_SWITCH
+    # read before each account, in the deployment account, and found off
+    assert calls.total("ssm", "GetParameter", org.deployment) == len(org.all_accounts)
 
     deployment = _session(emulator.url, org.deployment)
     for account in org.workloads:
@@ -322,6 +329,7 @@ def test_member_mode_gives_the_functions_no_key_of_the_deployment_account() -> N
         "ReportBucket": {"Ref": REPORT_BUCKET},
         "SecretsKey": {"Ref": "mrk-0123456789abcdef0123456789abcdef", "Arn": "arn:..."},
         "DataKey": {"Ref": "k", "Arn": "arn:aws:kms:us-east-1:111111111111:key/k"},
+        "KillSwitch": {"Ref": KILL_SWITCH},
     }
     member = deployed_environment(org, MODES[0], resources)
     assert (member["SecretsKmsKeyId"], member["MemberSecretsKmsKeyAlias"]) == ("", "")

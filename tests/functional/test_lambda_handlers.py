@@ -324,6 +324,10 @@ def test_digest_emits_the_run_metrics_in_embedded_metric_format(full_run: FullRu
     directive = metrics["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "keyrotate"
     assert {m["Name"] for m in directive["Metrics"]} == set(RUN_METRICS)
+    # exactly the dimensions main.yaml's alarms name (a metric is its name and dimensions)
+    assert [set(d) for d in directive["Dimensions"]] == [{"service", "mode"}]
+    assert (metrics["service"], metrics["mode"]) == ("keyrotate", "enforce")
+    assert _value(metrics, "KillSwitchOpen") == _value(metrics, "ActionsDeferred") == 0
 
 
 # -- one account, logs -----------------------------------------------------------------------
@@ -572,6 +576,59 @@ def test_an_audit_request_on_an_enforcing_deployment_changes_nothing(
     assert all(r["status"] == "ok" for r in results)
     planned = sum(r["actions"].get("ROTATE", {}).get("planned", 0) for r in results)
     assert planned > 0
+    assert normalized_state(emulator.url, org) == before
+
+
+# -- guardrails: each account runs in a function of its own ----------------------------------
+
+
+def test_each_function_holds_its_account_to_the_cap_and_the_digest_says_the_run_went_past(
+    org: DemoManifest, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payments, analytics = org.account("prod-payments"), org.account("dev-analytics")
+    monkeypatch.setenv("IncludeAccounts", f"{payments.account_id},{analytics.account_id}")
+    monkeypatch.setenv("MaxActionsPerAccount", "3")
+    monkeypatch.setenv("MaxActionsPerRun", "4")
+    monkeypatch.setenv("VerifyNewKeys", "false")
+    chain = run_chain("inline", now, run_id="run-capped")
+    for result in chain.results:  # 10 and 8 changes due: 3 each (min of the two caps)
+        outcomes = [o for by_outcome in result["actions"].values() for o in by_outcome.items()]
+        assert sum(n for outcome, n in outcomes if outcome == "done") == 3, result["account_id"]
+    digest = chain.digest
+    assert (digest["deferred"], digest["failed_actions"], digest["accounts_failed"]) == (12, 0, 0)
+    assert any("12 change(s) were deferred" in note for note in digest["notes"])
+    # no function knows the others': the digest, which adds them up, says so
+    assert any("attempted 6 changes, more than MaxActionsPerRun (4)" in n for n in digest["notes"])
+    report = s3_json(digest["report_key"])
+    assert report["summary"]["deferred"] == 12
+    assert report["notes"] == digest["notes"]
+    deferred = [k for k in report["keys"] if k["outcome"] == "deferred"]
+    # whichever cap the first unit that did not fit went past (both hold per function)
+    assert {k["note"] for k in deferred} == {
+        "MaxActionsPerAccount (3) was reached in this account; the next run carries on",
+        "MaxActionsPerRun (4) was reached; the next run carries on",
+    }
+
+
+def test_an_open_kill_switch_audits_the_function_s_account_and_the_digest_says_so(
+    org: DemoManifest, emulator: EmulatorServer, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = org.account("sandbox-alice")  # one DEACTIVATE due
+    boto3.client("ssm").put_parameter(Name="/keyrotate/kill-switch", Value="on", Type="String")
+    monkeypatch.setenv("KillSwitchParameter", "/keyrotate/kill-switch")
+    monkeypatch.setenv("IncludeAccounts", alice.account_id)
+    before = normalized_state(emulator.url, org)
+    chain = run_chain("inline", now, run_id="run-killed")
+    (result,) = chain.results
+    assert result["actions"] == {"DEACTIVATE": {"planned": 1}}
+    assert result["kill_switch_accounts"] == 1
+    digest = chain.digest
+    assert (digest["mode"], digest["kill_switch_accounts"], digest["kill_switch_open"]) == (
+        "enforce",
+        1,
+        1,
+    )
+    assert any("kill switch (/keyrotate/kill-switch) was on" in n for n in digest["notes"])
     assert normalized_state(emulator.url, org) == before
 
 

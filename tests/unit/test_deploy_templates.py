@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml
 
+from keyrotate.lambda_handlers import RUN_METRICS
+
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 TEMPLATES = (
     "main.yaml",
@@ -46,6 +48,8 @@ FUNCTION_ENVIRONMENT = {
     "MemberSecretsKmsKeyAlias",
     "EmailTransport", "EmailSender", "ReportBucket", "ReportPrefix", "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE", "ReadSecretPolicyName", "SMTPHost",
+    "MaxActionsPerRun", "MaxActionsPerAccount", "FailureBreakerPercent",
+    "FailureBreakerMinActions", "KillSwitchParameter",
 }  # fmt: skip
 
 
@@ -358,3 +362,70 @@ def test_the_lambda_zip_holds_the_product_and_never_the_emulator(tmp_path: Path)
         with pytest.raises(SystemExit, match="refusing to build"):
             package.zip_entries(tree)
         (tree / planted).unlink()
+
+
+def test_the_kill_switch_is_created_off_and_only_the_enforcing_rotation_role_reads_it() -> None:
+    template = load("main.yaml")
+    switch = template["Resources"]["KillSwitch"]
+    assert switch["Type"] == "AWS::SSM::Parameter"
+    assert switch["Properties"]["Name"] == {"Fn::Sub": "/${AWS::StackName}/kill-switch"}
+    assert (switch["Properties"]["Type"], switch["Properties"]["Value"]) == ("String", "off")
+    for function in resources_of(template, "AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["KillSwitchParameter"] == {"Ref": "KillSwitch"}
+    readers = {
+        name: [
+            s["Fn::If"]
+            for p in role["Properties"]["Policies"]
+            for s in p["PolicyDocument"]["Statement"]
+            if "Fn::If" in s and s["Fn::If"][1].get("Sid") == "ReadKillSwitch"
+        ]
+        for name, role in resources_of(template, "AWS::IAM::Role").items()
+    }
+    assert {name for name, found in readers.items() if found} == {"RotationRole"}
+    ((condition, statement, otherwise),) = readers["RotationRole"]
+    assert (condition, otherwise) == ("Enforce", {"Ref": "AWS::NoValue"})  # audits never read it
+    assert statement["Action"] == ["ssm:GetParameter"]
+    # the parameter's ARN: its name without the leading "/"
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/"
+        "${AWS::StackName}/kill-switch"
+    }
+
+
+def test_the_alarms_watch_metrics_the_digest_emits_and_exist_only_with_a_topic() -> None:
+    template = load("main.yaml")
+    assert template["Conditions"]["HasAlarmTopic"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]
+    }
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    (environment, *_) = (
+        f["Properties"]["Environment"]["Variables"]
+        for f in resources_of(template, "AWS::Lambda::Function").values()
+    )
+    by_metric = {a["Properties"]["MetricName"]: a for a in alarms.values()}
+    assert set(by_metric) == {"AccountsFailed", "KeysDeactivated", "KillSwitchOpen"}
+    assert set(by_metric) <= set(RUN_METRICS)
+    for alarm in alarms.values():
+        assert alarm["Condition"] == "HasAlarmTopic"
+        props = alarm["Properties"]
+        assert props["Namespace"] == environment["POWERTOOLS_METRICS_NAMESPACE"]
+        # Powertools adds the service dimension; the digest adds the run's mode
+        assert props["Dimensions"] == [
+            {"Name": "service", "Value": environment["POWERTOOLS_SERVICE_NAME"]},
+            {"Name": "mode", "Value": {"Fn::If": ["Enforce", "enforce", "audit"]}},
+        ]
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopicArn"}]
+        assert props["TreatMissingData"] == "notBreaching"  # no run, no alarm
+    spike = by_metric["KeysDeactivated"]["Properties"]
+    assert (spike["Statistic"], spike["Threshold"]) == (
+        "Sum",
+        {"Ref": "DeactivationAlarmThreshold"},
+    )
+    assert spike["ComparisonOperator"] == "GreaterThanThreshold"
+    for name in ("AccountsFailed", "KillSwitchOpen"):
+        props = by_metric[name]["Properties"]
+        assert (props["Threshold"], props["ComparisonOperator"]) == (
+            1,
+            "GreaterThanOrEqualToThreshold",
+        )
