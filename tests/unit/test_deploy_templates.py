@@ -429,3 +429,20 @@ def test_the_alarms_watch_metrics_the_digest_emits_and_exist_only_with_a_topic()
             1,
             "GreaterThanOrEqualToThreshold",
         )
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted"),
+    [("", True), ("/keyrotate/smtp/user", True), ("/smtp", True), ("smtp-user", False)],
+)
+def test_the_smtp_parameter_grants_are_the_parameters_arns(name: str, accepted: bool) -> None:
+    """A full SSM name (leading "/") follows "parameter" in its ARN with no slash added: the
+    template takes only such names, so the grant never reads "parameter//keyrotate/..."."""
+    template = load("main.yaml")
+    for parameter in ("SMTPUserParamName", "SMTPPasswordParamName"):
+        pattern = template["Parameters"][parameter]["AllowedPattern"]
+        assert bool(re.fullmatch(pattern, name)) is accepted
+    text = (DEPLOY / "main.yaml").read_text(encoding="utf-8")
+    grants = re.findall(r":parameter(/?)\$\{SMTP(?:User|Password)ParamName\}", text)
+    assert grants
+    assert set(grants) == {""}
