@@ -416,6 +416,18 @@ def test_windows_set_the_deactivation_and_deletion_thresholds() -> None:
     assert (only_recovery.deactivate_after_days, only_recovery.delete_after_days) == (120, 123)
 
 
+def test_a_threshold_given_as_a_window_is_described_as_coming_from_the_window() -> None:
+    settings = load_settings(None, {"InstallWindow": "15"}, {})
+    rows = {row.field: row for row in settings.describe()}
+    deactivate = rows["deactivate_after_days"]
+    assert (deactivate.value, deactivate.source, deactivate.env_name) == (
+        105,
+        "env",
+        "InstallWindow",
+    )
+    assert rows["delete_after_days"].source == "default"
+
+
 def test_ses_region_defaults_to_the_home_region() -> None:
     assert load_settings(None, {"AWS_REGION": "eu-west-1"}, {}).effective_ses_region == "eu-west-1"
     env = {"AWS_REGION": "eu-west-1", "SESRegion": "us-east-1"}

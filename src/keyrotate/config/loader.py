@@ -70,6 +70,16 @@ def load_settings(
         raise SettingsError([origin.problem(error) for error in exc.errors()]) from exc
     except InputError as exc:  # a check across fields (Settings._check_combination, policy)
         raise origin.relabel(exc) from exc
+    # A threshold given as a window (InstallWindow, RecoveryWindow) comes from where the window
+    # came from, and `keyrotate config` says so instead of "default".
+    for window, threshold in (
+        ("install_window_days", "deactivate_after_days"),
+        ("recovery_window_days", "delete_after_days"),
+    ):
+        if window in sources and threshold not in sources:
+            sources[threshold] = sources[window]
+            if window in env_used:
+                env_used[threshold] = env_used[window]
     settings._sources = sources
     settings._env_read = env_used
     return settings
