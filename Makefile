@@ -13,7 +13,7 @@ PARALLEL := -n auto --dist loadfile
 # make test fails when the tests cover less of src/ than this (94% measured when set)
 COVERAGE_FLOOR := 90
 
-.PHONY: demo test check lint typecheck layers unit functional faults bench bench-org package \
+.PHONY: demo test check lint typecheck layers unit functional faults fast bench bench-org package \
 	deploy-lint clean
 
 $(STAMP): pyproject.toml
@@ -54,6 +54,11 @@ functional: $(STAMP)
 # Fault injection, crashes (SIGKILL), concurrency, throttling, leak scans (minutes).
 faults: $(STAMP)
 	$(PYTEST) $(PARALLEL) tests/faults
+
+# Every tier but the modules marked slow (the fault matrix, the crash points, the races, the
+# throttled runs, the demo and the demo organization's runs): the loop before a push.
+fast: $(STAMP)
+	$(PYTEST) $(PARALLEL) -m "not slow" tests
 
 # cfn-lint and checkov must both report zero findings; every checkov skip sits in the
 # resource's Metadata with its reason. --skip-download keeps checkov offline.

@@ -15,6 +15,8 @@ import time
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from keyrotate.domain.engine import ORPHAN_WINDOW
 from keyrotate.service.options import utc_now
 from tests.faults.conftest import Leaks, Reference
@@ -34,6 +36,8 @@ from tests.faults.lab import (
     unheld_new_keys,
     violations,
 )
+
+pytestmark = pytest.mark.slow  # several CLI processes racing for the same keys
 
 ANOTHER_RUN = "another run is rotating"
 TIMEOUT = 60.0

@@ -43,6 +43,8 @@ from tests.faults.lab import (
     violations,
 )
 
+pytestmark = pytest.mark.slow  # the CLI killed at 22 points, a run and a recovery each
+
 ARRIVAL_TIMEOUT = 60.0  # seconds for the CLI to reach the held call on a busy machine
 LATER = ORPHAN_WINDOW + timedelta(minutes=1)
 

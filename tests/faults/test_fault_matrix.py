@@ -41,6 +41,8 @@ from tests.faults.lab import (
     violations,
 )
 
+pytestmark = pytest.mark.slow  # every rotation call failed five ways, a run each: about two minutes
+
 ACCOUNT_OPERATIONS: tuple[tuple[str, str], ...] = (
     ("sts", "AssumeRole"),
     ("iam", "GetAccountAuthorizationDetails"),  # the directory read (ListUsers: fallback)

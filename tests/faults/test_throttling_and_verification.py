@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from keyrotate.domain.models import ActionKind
 from keyrotate.service.report import to_document
 from keyrotate_emulator.faults import Fault
@@ -16,6 +18,8 @@ from tests.faults.lab import (
     read_state,
     seed_org,
 )
+
+pytestmark = pytest.mark.slow  # runs with 30% of IAM calls throttled and retried
 
 
 def test_thirty_percent_of_iam_calls_throttled_gives_the_same_outcome(

@@ -31,6 +31,8 @@ from keyrotate_emulator.server import EmulatorServer
 
 from .org_support import client, reset_moto
 
+pytestmark = pytest.mark.slow  # the whole demo, audit and enforce
+
 # What keyrotate_emulator.demo._isolate rewrites in os.environ; restored after the module.
 _ISOLATED = (
     *_AWS_SETTINGS,

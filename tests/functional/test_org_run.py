@@ -38,6 +38,8 @@ from .org_support import (
     user_tags,
 )
 
+pytestmark = pytest.mark.slow  # audit, enforce and a second enforce of the demo organization
+
 State = dict[str, dict[str, Any]]
 
 
