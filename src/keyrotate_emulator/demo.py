@@ -15,7 +15,6 @@ The process's AWS settings are replaced first, so the demo can never reach a rea
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
@@ -36,7 +35,7 @@ from keyrotate.service.organization import OrganizationRun, run_organization
 from keyrotate.service.report import write_report
 from keyrotate.service.spill import SpilledAccounts
 from keyrotate_emulator.demo_org import DemoManifest, seed_demo_organization
-from keyrotate_emulator.seed import iam_client
+from keyrotate_emulator.seed import iam_client, read_own_secret_policy
 from keyrotate_emulator.server import EmulatorServer
 
 ROLE_NAME = "keyrotate-member"
@@ -74,30 +73,11 @@ def _isolate(endpoint: str) -> None:
     )
 
 
-def _read_own_secret_policy(account_id: str) -> str:
-    """What member-role.yaml deploys: a user may read exactly its own secret."""
-    resource = (
-        f"arn:aws:secretsmanager:*:{account_id}:secret:keyrotate/{account_id}/${{aws:username}}-*"
-    )
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    "Resource": resource,
-                }
-            ],
-        }
-    )
-
-
 def deploy_member_policies(endpoint: str, manifest: DemoManifest) -> None:
     for account in manifest.active_accounts:
         iam_client(endpoint, account.account_id, manifest.role_name).create_policy(
             PolicyName=READ_POLICY_NAME,
-            PolicyDocument=_read_own_secret_policy(account.account_id),
+            PolicyDocument=read_own_secret_policy(account.account_id),
         )
 
 

@@ -17,6 +17,7 @@ instead of going through ``keyrotate.aws``.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -396,3 +397,22 @@ def create_multi_region_key(
     for replica_region in replica_regions:
         backend.replicate_key(aws_id, replica_region)
     return str(key.arn)
+
+
+def read_own_secret_policy(account_id: str) -> str:
+    """What member-role.yaml deploys: a user may read exactly its own secret."""
+    resource = (
+        f"arn:aws:secretsmanager:*:{account_id}:secret:keyrotate/{account_id}/${{aws:username}}-*"
+    )
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    "Resource": resource,
+                }
+            ],
+        }
+    )

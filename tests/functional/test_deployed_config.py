@@ -34,6 +34,7 @@ from keyrotate_emulator.seed import (
     create_member_roles,
     create_multi_region_key,
     iam_client,
+    read_own_secret_policy,
     seed_users,
 )
 from keyrotate_emulator.strict import Strictness
@@ -117,18 +118,6 @@ def _session(url: str, account_id: str) -> boto3.Session:
     return boto3.Session(region_name=REGION, **creds)
 
 
-def _read_own_secret_policy(account_id: str) -> str:
-    arn = f"arn:aws:secretsmanager:*:{account_id}:secret:keyrotate/{account_id}/${{aws:username}}-*"
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arn}
-            ],
-        }
-    )
-
-
 def build_org(url: str, now: datetime) -> Org:
     """Management, a deployment account and two workload accounts with one due key each."""
     builder = OrganizationBuilder(url)
@@ -142,7 +131,7 @@ def build_org(url: str, now: datetime) -> Org:
     create_member_roles(url, accounts, ROLE)  # what member-role.yaml deploys, per account
     for account in accounts:
         iam_client(url, account, ROLE).create_policy(
-            PolicyName=READ_POLICY, PolicyDocument=_read_own_secret_policy(account)
+            PolicyName=READ_POLICY, PolicyDocument=read_own_secret_policy(account)
         )
     due = (KeySpec(age_days=95, active=True, used_days_ago=1),)
     keys = {

@@ -23,7 +23,7 @@ import pytest
 
 from keyrotate.domain import state_tags as tags
 from keyrotate.domain.models import Reason
-from keyrotate_emulator.demo import READ_POLICY_NAME, ROLE_NAME, _read_own_secret_policy
+from keyrotate_emulator.demo import READ_POLICY_NAME, ROLE_NAME
 from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
     KeySpec,
@@ -31,6 +31,7 @@ from keyrotate_emulator.seed import (
     UserSpec,
     age_key,
     create_member_roles,
+    read_own_secret_policy,
     seed_users,
 )
 
@@ -115,7 +116,7 @@ def rotated(moto_endpoint: str) -> dict[str, Keys]:
     OrganizationBuilder(moto_endpoint)
     create_member_roles(moto_endpoint, [ACCOUNT], ROLE_NAME)
     boto3.client("iam").create_policy(
-        PolicyName=READ_POLICY_NAME, PolicyDocument=_read_own_secret_policy(ACCOUNT)
+        PolicyName=READ_POLICY_NAME, PolicyDocument=read_own_secret_policy(ACCOUNT)
     )
     specs = [UserSpec(u, (KeySpec(95, used_days_ago=0.1),)) for u in USERS]
     seeded = seed_users(moto_endpoint, ACCOUNT, specs, now)
