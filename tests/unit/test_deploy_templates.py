@@ -349,7 +349,7 @@ def test_the_lambda_zip_holds_the_product_and_never_the_emulator(tmp_path: Path)
 
     names = package.zip_entries(tree)
 
-    assert "keyrotate/cli.py" in names
+    assert "keyrotate/cli/app.py" in names
     assert "keyrotate/notify/templates/digest.j2" in names
     assert not [n for n in names if n.startswith(("keyrotate_emulator/", "moto"))]
     for planted in (

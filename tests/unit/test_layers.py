@@ -57,7 +57,11 @@ def test_the_repository_keeps_every_layering_contract(package_copy: Path) -> Non
         ("domain/engine.py", "from keyrotate import config\n", "The domain imports nothing"),
         ("service/report.py", "import botocore.session\n", "Only the AWS adapters"),
         ("notify/content.py", "import boto3\n", "Only the AWS adapters"),
-        ("cli.py", "from keyrotate_emulator import demo\n", "The product never imports the emu"),
+        (
+            "cli/demo_command.py",
+            "from keyrotate_emulator import demo\n",
+            "The product never imports",
+        ),
         ("service/scan.py", "import moto\n", "The product never imports the emulator"),
     ],
     ids=[

@@ -1,0 +1,20 @@
+"""The ``keyrotate`` command line: parse, call the service, format. No AWS calls of its own.
+
+:mod:`keyrotate.cli.app` holds the group, the common options and the error handling (read its
+docstring before adding a command); each command lives in a module of its own, imported here
+so that it registers itself on the group.
+"""
+
+from keyrotate.cli import config_command, demo_command, plan_command, run_command
+from keyrotate.cli.app import CommandInput, main, report_errors, settings_options
+
+__all__ = [
+    "CommandInput",
+    "config_command",
+    "demo_command",
+    "main",
+    "plan_command",
+    "report_errors",
+    "run_command",
+    "settings_options",
+]
