@@ -94,6 +94,9 @@ class AccountResult:
     kill_switch: bool = False
     # The failure breaker (the account's or the run's) stopped its changes part-way.
     breaker_tripped: bool = False
+    # The run's stop (its time budget, Lambda's deadline, an interrupt) deferred its changes
+    # from some user on, or kept it from starting (then ``skipped`` says so).
+    cut_short: bool = False
 
     @property
     def status(self) -> RunStatus:

@@ -99,6 +99,7 @@ class RunSummary:
     notifications_failed: int = 0
     kill_switch_accounts: int = 0  # accounts an enforce run audited: the kill switch was on
     breaker_trips: int = 0  # accounts whose changes the failure breaker stopped
+    cut_short_accounts: int = 0  # accounts the run's stop cut short or kept from starting
 
     def __add__(self, other: RunSummary) -> RunSummary:
         if not isinstance(other, RunSummary):
@@ -167,6 +168,7 @@ def summarize_account(account: AccountResult, cutoff: datetime | None = None) ->
         keys_past_rotation=0 if cutoff is None else sum(1 for k in keys if k.created <= cutoff),
         kill_switch_accounts=int(account.kill_switch),
         breaker_trips=int(account.breaker_tripped),
+        cut_short_accounts=int(account.cut_short),
     )
 
 

@@ -21,6 +21,7 @@ from keyrotate.service.guarded import Guarded, enforce_guarded
 from keyrotate.service.guardrails import AccountTurn, RunGuard
 from keyrotate.service.options import Clock, RunOptions
 from keyrotate.service.scan import AccountScan, ScannedUser, read_keys, scan
+from keyrotate.service.stop import not_started_note
 
 if TYPE_CHECKING:
     from keyrotate.aws.session import AccountSessions
@@ -86,7 +87,10 @@ def run_account(
     """
     guard = guard if guard is not None else RunGuard.for_run(options)
     try:
-        with guard.budget.turn(account.account_id) as turn:
+        with guard.budget.turn(account.account_id) as turn:  # passed on if not taken
+            stopped = guard.stop.reason()
+            if stopped is not None:  # the run is out of time or interrupted: not even a read
+                return AccountResult(account, skipped=not_started_note(stopped), cut_short=True)
             result = _run_account(
                 account, sessions, options, now=now, clock=clock, guard=guard, turn=turn
             )
@@ -149,4 +153,5 @@ def _run_account(
         notes=notes,
         kill_switch=halted is not None,
         breaker_tripped=guarded.breaker_tripped,
+        cut_short=guarded.cut_short,
     )

@@ -23,6 +23,7 @@ from keyrotate.aws.session import AccountSessions, base_session, role_session_na
 from keyrotate.notify import Notifier, NotifyOptions
 from keyrotate.service.guardrails import ParameterReader, RunGuard
 from keyrotate.service.options import Clock, RunOptions, utc_now
+from keyrotate.service.stop import RunStop
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -53,6 +54,7 @@ class RunContext:
         *,
         clock: Clock = utc_now,
         notifier: Notifier | None = None,
+        stop: RunStop | None = None,
     ) -> None:
         self.settings = settings
         self.run_id = run_id  # the Step Functions execution name, or LOCAL_RUN_ID
@@ -60,6 +62,9 @@ class RunContext:
         self.options = options
         self.clock = clock
         self._notifier = notifier
+        # The run's deadline and interrupt (keyrotate.service.stop): set by the CLI's
+        # --time-budget and signal handlers, and by the rotate-account Lambda's remaining time.
+        self.stop = stop if stop is not None else RunStop()
 
     @classmethod
     def from_settings(
@@ -108,7 +113,7 @@ class RunContext:
             def reader(name: str) -> str | None:
                 return ssm.read_parameter(name, client=client)
 
-        return RunGuard.for_run(self.options, account_ids, reader)
+        return RunGuard.for_run(self.options, account_ids, reader, self.stop)
 
     def list_inventory(self) -> Inventory:
         """The accounts in scope, through OrgListRole when one is set (no change anywhere)."""

@@ -19,6 +19,7 @@ from keyrotate.service.account_context import WritingAccount
 from keyrotate.service.execute import defer, enforce
 from keyrotate.service.guardrails import AccountTurn, RunGuard, breaker_sentence, deferral_note
 from keyrotate.service.scan import ScannedUser
+from keyrotate.service.stop import cut_short_note
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class Guarded:
     results: dict[str, tuple[ActionResult, ...]]
     notes: tuple[str, ...] = ()
     breaker_tripped: bool = False
+    cut_short: bool = False  # the run's stop deferred some of its changes
 
 
 def enforce_guarded(
@@ -60,7 +62,7 @@ def enforce_guarded(
     by_cap = by_breaker = 0
     for user in users:
         user_plan = plans[user.name]
-        stop = stop or guard.breaker.tripped
+        stop = stop or guard.halt_reason()  # the breaker, the time budget, an interrupt
         if stop is not None:
             results[user.name] = defer(user_plan, stop)
             by_breaker += len(user_plan.changes)
@@ -79,11 +81,16 @@ def enforce_guarded(
     notes: list[str] = []
     if by_cap:
         notes.append(f"{by_cap} change(s) deferred: {capped}")
-    tripped = own_tripped or by_breaker > 0
+    # Users deferred by the run's stop (its time budget, an interrupt) are no breaker trip.
+    tripped = own_tripped or (by_breaker > 0 and guard.breaker.tripped is not None)
+    cut_short = by_breaker > 0 and not tripped
+    if cut_short:
+        notes.append(cut_short_note(stop or "", by_breaker))
+        log.warning("account %s: %s", account.account_id, notes[-1])
     if tripped:
         notes.append(
             f"{stop}: no further change was made in this account, {by_breaker} change(s) "
             "deferred to the next run"
         )
         log.warning("account %s: %s", account.account_id, notes[-1])
-    return Guarded(results, tuple(notes), tripped)
+    return Guarded(results, tuple(notes), tripped, cut_short)

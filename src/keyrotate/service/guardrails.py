@@ -7,6 +7,8 @@
 - :class:`RunBreaker`: the run's failure breaker, over every account's attempted changes.
 - :class:`KillSwitch`: an SSM parameter read before each account; ``on`` turns the rest of
   the run into an audit.
+- :class:`~keyrotate.service.stop.RunStop`: the run's deadline and interrupt (time budget,
+  Lambda's remaining time, Ctrl-C); :meth:`RunGuard.halt_reason` reads it with the breaker.
 - :func:`run_notes`: what the run as a whole says about them (report, digest, console).
 
 One process holds one :class:`RunGuard`. In the Step Functions deployment every account runs
@@ -20,13 +22,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from keyrotate.domain.errors import AwsError
 from keyrotate.domain.guardrails import Allotment, Cap, Tally, allot
 from keyrotate.domain.results import Outcome
 from keyrotate.domain.summary import RunSummary
 from keyrotate.service.options import RunOptions
+from keyrotate.service.stop import RunStop
 
 ParameterReader = Callable[[str], "str | None"]  # SSM value by name; None: no such parameter
 
@@ -185,6 +188,7 @@ class RunGuard:
     budget: RunBudget
     breaker: RunBreaker
     kill_switch: KillSwitch | None = None
+    stop: RunStop = field(default_factory=RunStop)
 
     @classmethod
     def for_run(
@@ -192,9 +196,11 @@ class RunGuard:
         options: RunOptions,
         account_ids: Iterable[str] = (),
         read_parameter: ParameterReader | None = None,
+        stop: RunStop | None = None,
     ) -> RunGuard:
         """The run's guard; the kill switch is read only when one is configured and a reader
-        given (an audit never reads it: there is nothing to stop)."""
+        given (an audit never reads it: there is nothing to stop). ``stop``: the run's
+        deadline and interrupt (none set: the run goes on until it is done)."""
         parameter = options.kill_switch_parameter
         switch = (
             KillSwitch(parameter, read_parameter)
@@ -206,7 +212,13 @@ class RunGuard:
             RunBudget(options.max_actions_per_run, account_ids),
             RunBreaker(options.failure_breaker_percent, options.failure_breaker_min_actions),
             switch,
+            stop if stop is not None else RunStop(),
         )
+
+    def halt_reason(self) -> str | None:
+        """Read before each user's changes: why none may start (the breaker tripped, the
+        time budget ran out, the run was interrupted), or ``None``."""
+        return self.breaker.tripped or self.stop.reason()
 
     def kill_switch_note(self) -> str | None:
         """Read before each account: why it must be audited, or ``None``."""
@@ -225,9 +237,22 @@ def deferral_note(cause: Cap, options: RunOptions) -> str:
     )
 
 
-def run_notes(summary: RunSummary, options: RunOptions) -> tuple[str, ...]:
-    """What the run as a whole must say about its guardrails (empty for a quiet run)."""
+def run_notes(
+    summary: RunSummary, options: RunOptions, stopped: str | None = None
+) -> tuple[str, ...]:
+    """What the run as a whole must say about its guardrails (empty for a quiet run).
+
+    ``stopped``: why the run's stop fired, when one process knows it (the CLI); the Lambda
+    digest knows only how many accounts say they were cut short.
+    """
     notes: list[str] = []
+    if summary.cut_short_accounts or stopped:
+        why = f" ({stopped})" if stopped else ""
+        notes.append(
+            f"the run was cut short{why}: {summary.cut_short_accounts} account(s) stopped "
+            f"before all their changes or were not started, {summary.deferred} change(s) "
+            "deferred; changes under way were finished and the next run carries on"
+        )
     if summary.kill_switch_accounts:
         notes.append(
             f"the kill switch ({options.kill_switch_parameter}) was on: "
@@ -240,11 +265,15 @@ def run_notes(summary: RunSummary, options: RunOptions) -> tuple[str, ...]:
             f"{options.failure_breaker_min_actions} attempted changes failed (see their notes)"
         )
     if summary.deferred:
+        last = (
+            "the failure breaker or the run being cut short"
+            if summary.cut_short_accounts
+            else "or the failure breaker"
+        )
         notes.append(
             f"{summary.deferred} change(s) were deferred by the guardrails "
             f"(MaxActionsPerRun {options.max_actions_per_run}, MaxActionsPerAccount "
-            f"{options.max_actions_per_account}, or the failure breaker); the next run "
-            "carries on"
+            f"{options.max_actions_per_account}, {last}); the next run carries on"
         )
     outcomes = summary.change_outcomes()
     attempted = outcomes.get(Outcome.DONE, 0) + outcomes.get(Outcome.FAILED, 0)

@@ -87,7 +87,7 @@ def run_accounts(
         started=now,
         finished=clock(),
         accounts=results,
-        notes=run_notes(summary, options),
+        notes=run_notes(summary, options, guard.stop.reason()),
     )
     return OrganizationRun(report, counted, summary)
 
