@@ -155,8 +155,9 @@ def seeded(moto_endpoint: str) -> dict[str, Any]:
         ([], {"EmailTransport": "pigeon"}, "EmailTransport"),
         (["--ou", "ou-zz99-zzzzzzzz"], {}, "ou-zz99-zzzzzzzz"),  # well formed, not in the org
         (["--ou", "r-zz99"], {}, "r-zz99"),  # a root id of another organization
+        (["--ou", "/Root/Nowhere"], {}, "/Root/Nowhere"),  # a path as reports print, no OU
     ],
-    ids=["account", "workers", "policy", "transport", "ou-not-in-org", "foreign-root"],
+    ids=["account", "workers", "policy", "transport", "ou-not-in-org", "foreign-root", "ou-path"],
 )
 def test_bad_input_changes_nothing_in_aws(
     seeded: dict[str, Any], tmp_path: Path, args: list[str], env: dict[str, str], names: str
@@ -169,5 +170,5 @@ def test_bad_input_changes_nothing_in_aws(
 
 
 def test_the_table_holds_at_least_fifty_bad_inputs() -> None:
-    assert len(CASES) + 6 >= 50
+    assert len(CASES) + 7 >= 50
     assert len({c[0] for c in CASES}) == len(CASES)

@@ -79,6 +79,14 @@ def test_ou_flag_runs_the_accounts_of_nested_child_ous_too(org: DemoManifest) ->
     assert paths == {"/Root/Workloads/Prod", "/Root/Workloads/Dev"}
 
 
+def test_ou_flag_takes_an_ou_path_as_the_report_prints_it(org: DemoManifest) -> None:
+    run = run_cli("--ou", "/Root/Workloads/Prod,/Root/Workloads/Dev/")
+    assert run.exit_code == 0, run.stderr
+    assert ran_accounts(run.report) == ids(
+        org, "prod-payments", "prod-web", "dev-analytics", "dev-tools"
+    )
+
+
 def test_exclude_accounts_from_the_environment_leaves_them_out(org: DemoManifest) -> None:
     excluded = ids(org, "dev-analytics", "prod-payments")
     run = run_cli(env={"ExcludeAccounts": ",".join(sorted(excluded))})

@@ -29,6 +29,7 @@ from keyrotate.aws.organizations import (
     inventory_client,
     inventory_principal,
     list_accounts,
+    resolve_ou,
 )
 from keyrotate.aws.session import AccountSessions
 from keyrotate.domain.errors import AccessDenied, InputError
@@ -115,6 +116,7 @@ def test_every_active_account_is_listed_with_name_email_and_ou_path(org: Org) ->
         email="critical@example.com",
         status="ACTIVE",
         ou_path="/Root/Workloads/Prod/Critical",
+        ou_ids=(org.root, org.ous["Workloads"], org.ous["Prod"], org.ous["Critical"]),
     )
     assert by_name["prod"].ou_path == "/Root/Workloads/Prod"
     assert by_name["dev"].ou_path == "/Root/Workloads/Dev"
@@ -158,6 +160,30 @@ def test_several_ous_are_combined(org: Org) -> None:
 
 def test_root_as_scope_means_the_whole_organization(org: Org) -> None:
     assert list_accounts(org.client, ou_ids=[org.root]) == list_accounts(org.client)
+
+
+def test_ou_paths_as_the_report_prints_them_scope_like_ids(org: Org) -> None:
+    by_path = list_accounts(org.client, ou_ids=["/Root/Workloads/Prod", "/Root/Sandbox/"])
+    by_id = list_accounts(org.client, ou_ids=[org.ous["Prod"], org.ous["Sandbox"]])
+    assert by_path == by_id
+    assert _names(by_path.accounts) == ["critical", "prod", "sandbox"]
+    assert list_accounts(org.client, ou_ids=["/Root"]) == list_accounts(org.client)
+
+
+@pytest.mark.parametrize("path", ["/Root/Workloads/Nope", "/root/workloads", "/Workloads"])
+def test_an_ou_path_naming_no_ou_is_an_input_error_naming_it(org: Org, path: str) -> None:
+    with pytest.raises(InputError, match="no OU of this organization has this path") as caught:
+        list_accounts(org.client, ou_ids=[path])
+    assert caught.value.field == "ou"
+    assert caught.value.value == path
+
+
+def test_an_ou_path_naming_several_ous_is_an_input_error_naming_them() -> None:
+    paths = {"r-aaaa": "/Root", "ou-aaaa-11111111": "/Root/Same", "ou-aaaa-22222222": "/Root/Same"}
+    with pytest.raises(InputError, match="names 2 OUs") as caught:
+        resolve_ou("/Root/Same", paths)
+    assert "ou-aaaa-11111111, ou-aaaa-22222222" in str(caught.value)
+    assert resolve_ou("ou-aaaa-11111111", paths) == "ou-aaaa-11111111"
 
 
 def test_unknown_ou_is_an_input_error_naming_it(org: Org) -> None:

@@ -8,14 +8,15 @@ OUs that is 1 + 2·(N+1) calls plus extra pages, whatever the number of accounts
 Nothing is cached between runs: an account created since the last run is simply found.
 
 Example: accounts in ``/Root/Workloads/Prod`` are in scope for ``ou_ids=("ou-workloads",)``
-because scoping an OU takes in every OU nested under it.
+because scoping an OU takes in every OU nested under it. An OU may also be named by its path
+as the report prints it (``/Root/Workloads``): see :func:`resolve_ou`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from keyrotate.aws.errors import translate
@@ -44,6 +45,8 @@ class Inventory:
 
     accounts: tuple[Account, ...]
     skipped: tuple[tuple[Account, str], ...]
+    # Every OU's (and root's) path by id, as the report prints it: what OU paths resolve to.
+    ou_paths: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,44 @@ class _Node:
 
     path: str
     parent_id: str | None
+
+
+def is_ou_path(value: str) -> bool:
+    """Whether ``value`` names an OU by its path (``/Root/Workloads``), not by its id."""
+    return value.startswith("/")
+
+
+def resolve_ou(value: str, paths: dict[str, str], *, field: str = "ou") -> str:
+    """The id of the OU (or root) ``value`` names: an id of the tree, or its path.
+
+    ``paths`` maps each OU id to its path as the report prints it (``/Root/Workloads``). A
+    path is matched exactly (a trailing ``/`` aside); one that names no OU, or several (two
+    roots named alike), is an :class:`InputError` naming it, as is an unknown id.
+    """
+    if not is_ou_path(value):
+        if value in paths:
+            return value
+        raise InputError(
+            field, value, "use the id of an OU (ou-…) or root (r-…) of this organization"
+        )
+    wanted = value.rstrip("/") or "/"
+    found = sorted(ou_id for ou_id, path in paths.items() if path == wanted)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise InputError(
+            field,
+            value,
+            f"this path names {len(found)} OUs ({', '.join(found)}): give the id of the one meant",
+        )
+    known = sorted(paths.values())
+    sample = ", ".join(known[:5]) + (", …" if len(known) > 5 else "")
+    raise InputError(
+        field,
+        value,
+        f"no OU of this organization has this path; give a path as the report prints it "
+        f"(case matters), such as {sample}, or an OU id",
+    )
 
 
 def list_accounts(
@@ -65,7 +106,8 @@ def list_accounts(
     """Every ACTIVE account in scope, plus the skipped ones (non-ACTIVE, excluded, unknown).
 
     - ``ou_ids``: only accounts in these OUs or any OU nested below them (a root id means
-      the whole organization); empty means the whole organization.
+      the whole organization); empty means the whole organization. Each is an id or a path
+      as the report prints it (:func:`resolve_ou`).
     - ``include``: only these accounts; an id the organization does not hold is skipped as
       "not in organization", one outside the OU scope as "outside the OU scope".
     - ``exclude``: these accounts are skipped as "excluded".
@@ -80,12 +122,9 @@ def list_accounts(
     who = principal or "the caller's credentials"
     tree, placed = _walk(client, who)
 
-    for ou_id in scope_ous:
-        if ou_id not in tree:
-            raise InputError(
-                "ou", ou_id, "use the id of an OU (ou-…) or root (r-…) of this organization"
-            )
-    in_scope_ous = _subtree(tree, scope_ous) if scope_ous else set(tree)
+    paths = {node_id: node.path for node_id, node in tree.items()}
+    scope_ids = [resolve_ou(ou, paths) for ou in scope_ous]
+    in_scope_ous = _subtree(tree, scope_ids) if scope_ids else set(tree)
 
     accounts: list[Account] = []
     skipped: list[tuple[Account, str]] = []
@@ -106,7 +145,7 @@ def list_accounts(
     for account_id in sorted(wanted - placed.keys()):
         unknown = Account(account_id=account_id, name="", email="", status="UNKNOWN", ou_path="")
         skipped.append((unknown, NOT_IN_ORGANIZATION))
-    return Inventory(accounts=tuple(accounts), skipped=tuple(skipped))
+    return Inventory(accounts=tuple(accounts), skipped=tuple(skipped), ou_paths=paths)
 
 
 def _walk(
@@ -142,9 +181,20 @@ def _walk(
                         email=entry.get("Email", ""),
                         status=status,
                         ou_path=path,
+                        ou_ids=_ancestry(tree, parent_id),
                     )
                     placed[account.account_id] = (account, parent_id)
     return tree, placed
+
+
+def _ancestry(tree: dict[str, _Node], node_id: str) -> tuple[str, ...]:
+    """The ids from the root down to ``node_id`` (its ancestors are walked before it)."""
+    chain: list[str] = []
+    current: str | None = node_id
+    while current is not None:
+        chain.append(current)
+        current = tree[current].parent_id
+    return tuple(reversed(chain))
 
 
 def _subtree(tree: dict[str, _Node], tops: Iterable[str]) -> set[str]:

@@ -34,6 +34,7 @@ from typing import Any, Literal, TypeVar, cast
 import click
 from click.core import ParameterSource
 
+from keyrotate.cli import help_text
 from keyrotate.config import Settings, load_settings
 from keyrotate.domain.errors import InputError, KeyrotateError
 from keyrotate.logredact import LOG_LEVEL_ENV, LOG_LEVELS, cli_logging
@@ -74,11 +75,19 @@ def report_errors() -> Iterator[None]:
 
 
 class KeyrotateGroup(click.Group):
-    """A click group whose every subcommand reports KeyrotateError the same way."""
+    """A click group whose every subcommand reports KeyrotateError the same way, and whose
+    every subcommand's help ends with the exit codes (and, for a command that reads the
+    settings, the environment names): :mod:`keyrotate.cli.help_text`."""
 
     def invoke(self, ctx: click.Context) -> Any:
         with report_errors():
             return super().invoke(ctx)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if cmd.epilog is None:
+            reads_settings = getattr(cmd.callback, _READS_SETTINGS, False)
+            cmd.epilog = help_text.epilog(settings=bool(reads_settings))
+        super().add_command(cmd, name)
 
 
 def _split_list(values: Sequence[str]) -> list[str]:
@@ -166,13 +175,17 @@ def settings_options(command: Callable[..., R]) -> Callable[..., R]:
         settings = load_settings(config_path, os.environ, overrides)
         return command(CommandInput(settings, report_path, output, config_path), *args, **kwargs)
 
+    setattr(wrapper, _READS_SETTINGS, True)  # its help lists the environment names
     decorated: Callable[..., R] = wrapper
     for option in reversed(_COMMON_OPTIONS):
         decorated = option(decorated)
     return decorated
 
 
-@click.group(cls=KeyrotateGroup)
+_READS_SETTINGS = "_keyrotate_reads_settings"
+
+
+@click.group(cls=KeyrotateGroup, epilog=help_text.epilog(settings=True))
 @click.version_option(package_name="keyrotate")
 @click.option(
     "--log-level",

@@ -156,14 +156,15 @@ OrgId = Annotated[
         "use the organization ID: 'o-' then 10 to 32 lowercase letters or digits",
     ),
 ]
-OrgUnitId = Annotated[
-    str,
-    _pattern(
-        r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32}",
-        "ou_id",
-        "use an OU ID like 'ou-ab12-cdef3456' or the root ID like 'r-ab12'",
-    ),
-]
+OU_ID_PATTERN = r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32}"
+# An OU by its path as the report prints it ('/Root/Workloads/Prod'); resolved against the
+# organization's tree when the accounts are listed (keyrotate.aws.organizations.resolve_ou).
+OU_PATH_PATTERN = r"/[^,\n]{1,2047}"
+OU_FIX = (
+    "use an OU ID like 'ou-ab12-cdef3456', the root ID like 'r-ab12', or an OU path as the "
+    "report prints it, like '/Root/Workloads'"
+)
+OrgUnitId = Annotated[str, _pattern(f"{OU_ID_PATTERN}|{OU_PATH_PATTERN}", "ou_id", OU_FIX)]
 IamName = Annotated[
     str,
     _pattern(

@@ -34,6 +34,9 @@ class Account:
     email: str
     status: str = AccountStatus.ACTIVE
     ou_path: str = "/"
+    # The root's and every OU's id from the root down to the account's parent: what an OU
+    # exemption given by id matches (keyrotate.domain.exemptions.scope_exemption).
+    ou_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
