@@ -38,6 +38,12 @@ SELF_USE_MARGIN = timedelta(hours=4)
 """IAM records a key's last use some time after the call (it lags by minutes, at times by
 hours): a last use this soon after the tool's own use of the key is taken to be the tool's."""
 
+DEFAULT_SNOOZE_DAYS = 7
+"""How long a restored key (or one reactivated by hand) is kept from being deactivated again."""
+MIN_SNOOZE_DAYS, MAX_SNOOZE_DAYS = 1, 30
+""":command:`keyrotate restore --days` bounds: a snooze is a reprieve, not an exemption."""
+DEFAULT_SNOOZE = timedelta(days=DEFAULT_SNOOZE_DAYS)
+
 ROTATE = ActionKind.ROTATE
 DEACTIVATE = ActionKind.DEACTIVATE
 DELETE = ActionKind.DELETE
@@ -79,6 +85,46 @@ def consumer_last_used(key: AccessKey, state: KeyState) -> datetime | None:
     if own is not None and last <= own + SELF_USE_MARGIN:
         return None
     return last
+
+
+def snooze_of(key: AccessKey, state: KeyState, now: datetime) -> tuple[datetime, Reason] | None:
+    """Until when an active ``key`` must not be deactivated, and why; None: no snooze.
+
+    - restored (``keyrotate restore``): the snooze recorded after its last deactivation,
+      until it ends;
+    - reactivated by hand: keyrotate recorded a deactivation, the key is active again and a
+      consumer used it since (so someone needed it: a failed deactivation leaves the record
+      on a key nobody used since, which is simply deactivated again). Treated as a snooze
+      of :data:`DEFAULT_SNOOZE` from ``now``; an enforce run records it, so it ends.
+
+    A leaked key (``compromised_at``) is never snoozed.
+    """
+    if key.status is not _ACTIVE or key.key_id in state.compromised_at:
+        return None
+    deactivated = state.deactivated_at.get(key.key_id)
+    until = state.snoozed_until.get(key.key_id)
+    if until is not None and (deactivated is None or until > deactivated):
+        return (until, Reason.SNOOZED) if now < until else None
+    if deactivated is None:
+        return None
+    used = consumer_last_used(key, state)
+    if used is not None and used > deactivated:
+        return now + DEFAULT_SNOOZE, Reason.REACTIVATED_BY_HAND
+    return None
+
+
+def _incident(user: UserKeys, keys: Sequence[AccessKey]) -> bool:
+    """Whether a leak, a snooze or a reactivation by hand may concern ``user``'s keys."""
+    state = user.state
+    if user.compromised or state.compromised_at or state.snoozed_until:
+        return True
+    deactivated = state.deactivated_at
+    return bool(deactivated) and any(k.status is _ACTIVE and k.key_id in deactivated for k in keys)
+
+
+def _leaked(key: AccessKey, user: UserKeys) -> bool:
+    """An active key to deactivate at once: reported leaked now, or earlier and reactivated."""
+    return key.status is _ACTIVE and (user.compromised or key.key_id in user.state.compromised_at)
 
 
 def current_key(keys: Sequence[AccessKey], secret_key_id: str | None) -> AccessKey | None:
@@ -128,7 +174,8 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
     # Zero or one key, the common case: no previous key, no slot logic, no list built.
     if not keys:
         return new_plan(name, None, orphans)
-    if len(keys) == 1:
+    incident = _incident(user, keys)
+    if len(keys) == 1 and not incident:
         key = keys[0]
         if key.status is _ACTIVE:
             if not user.forced and key.created + policy.rotate_after - now > policy.warn_before:
@@ -157,7 +204,16 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
     for key in keys:
         if key is current:
             continue
-        if key.status is _ACTIVE:  # rule 3 (current is not None: an active key exists)
+        snooze = snooze_of(key, state, now) if incident else None
+        if key.status is _ACTIVE and incident and _leaked(key, user):
+            others_active = True
+            middle.append(new_action(DEACTIVATE, name, key.key_id, Reason.COMPROMISED, now))
+            free_at = now + policy.recovery_window
+        elif snooze is not None:  # restored or reactivated by hand: HOLD-like until it ends
+            others_active = True
+            middle.append(new_action(HOLD, name, key.key_id, snooze[1], snooze[0]))
+            free_at = max(key.created + policy.delete_after, snooze[0] + policy.recovery_window)
+        elif key.status is _ACTIVE:  # rule 3 (current is not None: an active key exists)
             others_active = True
             due = max(key.created + policy.deactivate_after, install_done)
             if now < due:
@@ -199,9 +255,23 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
 
     if current is None:
         return new_plan(name, None, (*first, *middle, *warns))
-    action = _current_action(
-        user, current, others_active, len(keys) - slots_freed, slot_free_at, policy, now
-    )
+    keys_left = len(keys) - slots_freed
+    if incident and _leaked(current, user):
+        # Deactivated before the new key is made: should the rotation fail, the leaked key
+        # is off all the same (docs/incident-response.md). No HOLD, no install window.
+        middle.append(new_action(DEACTIVATE, name, current.key_id, Reason.COMPROMISED, now))
+        if user.compromised:
+            rotation = _rotation(user, current, keys_left, slot_free_at, Reason.COMPROMISED, now)
+            middle.append(rotation)
+        return new_plan(name, current.key_id, (*first, *middle, *warns))
+    action = _current_action(user, current, others_active, keys_left, slot_free_at, policy, now)
+    snooze = snooze_of(current, state, now) if incident else None
+    if snooze is not None and (
+        action is None
+        or action.kind is DEACTIVATE
+        or (action.kind is WARN and action.upcoming is DEACTIVATE)
+    ):  # a rotation may go on: it deactivates nothing before the install window
+        action = new_action(HOLD, name, current.key_id, snooze[1], snooze[0])
     if action is not None:
         (warns if action.kind is WARN else middle).append(action)
     return new_plan(name, current.key_id, (*first, *middle, *warns))
@@ -219,7 +289,14 @@ def _rotation_in_progress(user: UserKeys, intent: datetime) -> Plan:
     key_id = current.key_id if current else None
     # On the current key, so that the report's key records show why nothing was done.
     blocked = new_action(BLOCKED, name, key_id, Reason.ROTATION_IN_PROGRESS, intent + ORPHAN_WINDOW)
-    return new_plan(name, key_id, (blocked,))
+    # A leaked key is deactivated even now: only a key created after the marker may be the
+    # other run's new key, and that one is left alone.
+    leaked = tuple(
+        new_action(DEACTIVATE, name, k.key_id, Reason.COMPROMISED, intent)
+        for k in sorted(user.keys, key=_sort_key)
+        if _leaked(k, user) and (k.created < intent or k.key_id in user.state.compromised_at)
+    )
+    return new_plan(name, key_id, (*leaked, blocked))
 
 
 def _drop_orphans(user: UserKeys) -> tuple[tuple[AccessKey, ...], tuple[Action, ...]]:
@@ -239,14 +316,23 @@ def _drop_orphans(user: UserKeys) -> tuple[tuple[AccessKey, ...], tuple[Action, 
 def _delete_due(
     key: AccessKey, current: AccessKey | None, state: KeyState, policy: RotationPolicy
 ) -> datetime:
-    """Rules 4-5: max(created + delete_after, deactivated_at + recovery window)."""
+    """Rules 4-5: max(created + delete_after, deactivated_at + recovery window).
+
+    A leaked key: deactivated_at + recovery window alone (its age does not matter: it is
+    not waited on for 110 days). A snoozed key: not before the snooze + recovery window.
+    """
+    leaked_at = state.compromised_at.get(key.key_id) if state.compromised_at else None
+    if leaked_at is not None:
+        return state.deactivated_at.get(key.key_id, leaked_at) + policy.recovery_window
     deactivated_at = state.deactivated_at.get(key.key_id)
     if deactivated_at is None:  # deactivated by someone else: estimate (SPEC terms)
         if current is not None:
             deactivated_at = current.created + policy.install_window
         else:
             deactivated_at = key.created + policy.deactivate_after
-    return max(key.created + policy.delete_after, deactivated_at + policy.recovery_window)
+    due = max(key.created + policy.delete_after, deactivated_at + policy.recovery_window)
+    until = state.snoozed_until.get(key.key_id) if state.snoozed_until else None
+    return due if until is None else max(due, until + policy.recovery_window)
 
 
 def _retire_inactive(
@@ -295,6 +381,19 @@ def _current_action(
         return new_action(DEACTIVATE, name, current.key_id, Reason.UNUSED, due)
     else:
         reason = Reason.ROTATION_DUE
+    return _rotation(user, current, keys_left, slot_free_at, reason, due)
+
+
+def _rotation(
+    user: UserKeys,
+    current: AccessKey,
+    keys_left: int,
+    slot_free_at: datetime | None,
+    reason: Reason,
+    due: datetime,
+) -> Action:
+    """ROTATE, or BLOCKED when IAM has no free key slot or no secret can hold the key."""
+    name = user.user_name
     if keys_left >= 2:
         return new_action(BLOCKED, name, current.key_id, Reason.NO_FREE_SLOT, slot_free_at)
     if not user.storable:  # checked before any key exists: never created, then deleted daily

@@ -67,7 +67,12 @@ class KeyState:
       created; a key created within 15 minutes after it and held by no secret is an orphan;
     - ``self_used_at``: when the tool itself last used the key the secret holds (its STS
       check after the rotation): IAM records that call as the key's last use, which must not
-      be mistaken for a consumer's (SPEC rule 7).
+      be mistaken for a consumer's (SPEC rule 7);
+    - ``snoozed_until``: key id -> until when the key must not be deactivated (``keyrotate
+      restore``, or a reactivation by hand the tool recorded);
+    - ``compromised_at``: key id -> when the tool deactivated it as leaked (``keyrotate
+      rotate --compromised``): deleted once the recovery window from that moment is over,
+      whatever its age, and deactivated again should it ever be active.
     """
 
     secret_key_id: str | None = None
@@ -75,6 +80,8 @@ class KeyState:
     deactivated_at: Mapping[str, datetime] = field(default_factory=lambda: _NO_DATES)
     intent_at: datetime | None = None
     self_used_at: datetime | None = None
+    snoozed_until: Mapping[str, datetime] = field(default_factory=lambda: _NO_DATES)
+    compromised_at: Mapping[str, datetime] = field(default_factory=lambda: _NO_DATES)
 
 
 NO_STATE = KeyState()
@@ -104,6 +111,9 @@ class UserKeys:
     state: KeyState = NO_STATE
     exemption: Exemption | None = None
     forced: bool = False
+    # The operator reported the user's active keys leaked (``keyrotate rotate --compromised``):
+    # a new key now and every active key deactivated now, no install window, no HOLD.
+    compromised: bool = False
     owner: str | None = None  # the ResourceOwnerTag value; the engine does not read it
     # False when no secret can be named for this user (an IAM name with a character Secrets
     # Manager refuses): a rotation would create a key it cannot store, so it is BLOCKED.
@@ -163,6 +173,19 @@ class Reason(Enum):
     EXEMPT_TAG = "the user carries the exemption tag"
     # IAM itself denies keyrotate any change to the user (keyrotate.domain.protection).
     PROTECTED = "the user is protected: IAM denies keyrotate any change to it"
+    # docs/incident-response.md: a leaked key, a restored key, a key reactivated by hand.
+    COMPROMISED = (
+        "the key was reported compromised: a new key is stored and the leaked key is "
+        "deactivated at once, without an install window"
+    )
+    SNOOZED = (
+        "the key was restored after keyrotate deactivated it: it is not deactivated again "
+        "before the snooze ends"
+    )
+    REACTIVATED_BY_HAND = (
+        "the key was reactivated by hand after keyrotate deactivated it, and used since: "
+        "treated as a snooze of the default length"
+    )
 
     @property
     def sentence(self) -> str:

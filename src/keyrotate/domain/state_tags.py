@@ -7,6 +7,11 @@ deactivated, and the rotation intent marker), so a scan never needs a secret's v
     user tag   keyrotate:deactivated:AKIA...   2026-05-01T10:00:00+00:00
     user tag   keyrotate:intent                2026-05-01T10:00:00+00:00
     user tag   keyrotate:grant-pending         true      (attaching the read policy failed)
+    user tag   keyrotate:snooze:AKIA...        2026-05-08T10:00:00+00:00 (not deactivated
+                                               before then: keyrotate restore, or a
+                                               reactivation by hand the tool recorded)
+    user tag   keyrotate:compromised:AKIA...   2026-05-01T10:00:00+00:00 (deactivated as
+                                               leaked: deleted after the recovery window)
     secret tag keyrotate:access-key-id         AKIA...
     secret tag keyrotate:rotated-at            2026-05-01T10:00:00+00:00
     secret tag keyrotate:self-used-at          2026-05-01T10:00:07+00:00 (the tool's STS check
@@ -27,6 +32,8 @@ PREFIX = "keyrotate:"
 USER_DEACTIVATED = "keyrotate:deactivated:"
 USER_INTENT = "keyrotate:intent"
 USER_GRANT_PENDING = "keyrotate:grant-pending"  # read access to the secret still owed
+USER_SNOOZE = "keyrotate:snooze:"  # + key id: until when the key is not deactivated again
+USER_COMPROMISED = "keyrotate:compromised:"  # + key id: when it was deactivated as leaked
 HELD_KEY_TAG = "keyrotate:access-key-id"
 ROTATED_AT_TAG = "keyrotate:rotated-at"
 # When the tool itself last used the key the secret holds; empty until it has (SPEC rule 7).
@@ -86,17 +93,28 @@ def key_state(
     prior_at = parse_stamp(secret_tags.get(PREDECESSOR_DEACTIVATED_TAG))
     if prior and prior_at:
         deactivated[prior] = prior_at
+    snoozed: dict[str, datetime] = {}
+    compromised: dict[str, datetime] = {}
     for tag, value in user_tags.items():  # the user's tags win: they are written first
-        if tag.startswith(USER_DEACTIVATED):
-            moment = parse_stamp(value)
-            if moment is not None:
-                deactivated[tag.removeprefix(USER_DEACTIVATED)] = moment
+        if not tag.startswith(PREFIX):
+            continue
+        for prefix, found in (
+            (USER_DEACTIVATED, deactivated),
+            (USER_SNOOZE, snoozed),
+            (USER_COMPROMISED, compromised),
+        ):
+            if tag.startswith(prefix):
+                moment = parse_stamp(value)
+                if moment is not None:
+                    found[tag.removeprefix(prefix)] = moment
     return KeyState(
         secret_key_id=secret_key_id,
         rotated_at=parse_stamp(secret_tags.get(ROTATED_AT_TAG)) if secret_key_id else None,
         deactivated_at=deactivated,
         intent_at=intent_at,
         self_used_at=parse_stamp(secret_tags.get(SELF_USED_TAG)) if secret_key_id else None,
+        snoozed_until=snoozed or {},
+        compromised_at=compromised or {},
     )
 
 
