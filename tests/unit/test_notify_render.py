@@ -81,7 +81,7 @@ def test_owner_mail_shows_due_dates_and_new_key_location_with_fetch_command(mode
     owner_mail = all_messages(run)[0]
     assert owner_mail.recipient == PROD.email
     text, html = parts(owner_mail.email)
-    assert "DEACTIVATE due soon" in text
+    assert "WARNING: DEACTIVATE on 2026-03-04" in text
     assert "2026-03-04 06:00 UTC" in text
     assert "HOLD: previous key kept (overdue): the consumer has not switched" in text
     assert "rotation BLOCKED" in text

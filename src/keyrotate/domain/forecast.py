@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from keyrotate.domain.engine import plan
 from keyrotate.domain.models import AccessKey, ActionKind, KeyState, KeyStatus, Reason, UserKeys
 from keyrotate.domain.policy import RotationPolicy
+from keyrotate.domain.results import UserResult
 
 DAY = timedelta(days=1)
 SWITCH_DELAY = DAY  # the assumed consumer starts using a new key one day after it appears
@@ -79,6 +80,27 @@ def forecast(
                 state = KeyState(new_id, moment, state.deactivated_at, None)
         moment += DAY
     return entries
+
+
+def judged_inputs(user: UserResult) -> UserKeys:
+    """What the engine judged for ``user``, or the closest the result records can tell.
+
+    A result read back from a report (a spilled run, the Lambda digest) has lost its engine
+    inputs. Its keys, its plan's current key and its actions give them back, but for the
+    recorded dates (rotated, deactivated), which the engine then estimates as it does for a
+    key changed by someone else (SPEC terms): close enough to tell people what comes next.
+    """
+    if user.inputs is not None:
+        return user.inputs
+    reasons = {r.action.reason for r in user.results}
+    return UserKeys(
+        user.user_name,
+        user.keys,
+        KeyState(secret_key_id=user.plan.current_key_id),
+        forced=Reason.FORCED in reasons,
+        owner=user.owner,
+        storable=Reason.UNSTORABLE_NAME not in reasons,
+    )
 
 
 def _switched(key: AccessKey, moment: datetime) -> AccessKey:

@@ -31,8 +31,12 @@ see these variables:
 - owner mails: ``accounts`` (``account_id``, ``account_name``, ``account_email``,
   ``users`` → ``user_name``, ``owner``, ``items`` → ``kind``, ``outcome``, ``key_id``,
   ``due``, ``reason``, ``upcoming``, ``overdue``, ``error``, ``new_key_id``, ``secret``
-  (``name``, ``arn``, ``region``, ``replica_regions``), ``fetch_command``), ``changes``,
-  ``failures``, ``notices``;
+  (``name``, ``arn``, ``region``, ``replica_regions``), ``fetch_command``, and in plain
+  words (:mod:`keyrotate.notify.guidance`): ``outcome_label``, ``headline``, ``summary``,
+  ``why``, ``todo``, ``undo_command``, ``next_steps`` → ``when``, ``kind``, ``words``),
+  each user's ``secret`` (``name``, ``region``, ``get_command``, ``helper_command``; none
+  when no secret can be named), ``changes``, ``failures``, ``notices``, ``contact`` (the
+  admin address: whom owners ask);
 - digest: ``finished``, ``rotate_after_days``, ``digest`` (see
   :class:`keyrotate.notify.content.Digest`).
 

@@ -31,6 +31,16 @@ from keyrotate.domain.summary import (
     summarize_account,
     total,
 )
+from keyrotate.notify.guidance import (
+    OUTCOME_LABELS,
+    Guide,
+    SecretGuide,
+    Step,
+    next_steps,
+    secret_guide,
+    user_forecast,
+    words,
+)
 
 ACCOUNT_OWNER = "account-owner"
 RESOURCE_OWNER = "resource-owner"
@@ -63,6 +73,14 @@ class Item:
     description: str
     case: str | None = None  # a HOLD's case in a few words (SPEC rule 7)
     note: str | None = None  # why a change was deferred (a guardrail held it back)
+    # In plain words (keyrotate.notify.guidance): the mails show these, not engine terms.
+    outcome_label: str = ""
+    headline: str = ""
+    summary: str = ""
+    why: str | None = None  # the reason's sentence, unless the summary says it already
+    todo: str | None = None  # what the owner must do, and by when
+    undo_command: str | None = None  # keyrotate restore ..., for a deactivation
+    next_steps: tuple[Step, ...] = ()  # the dates that follow for this key
 
 
 # SPEC rule 7: the report and the mails say which case a HOLD is.
@@ -77,6 +95,7 @@ class UserSection:
     user_name: str
     owner: str | None
     items: tuple[Item, ...]
+    secret: SecretGuide | None = None  # where the user's key lives, how to fetch it
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +123,24 @@ class Audience:
         return tuple(i for a in self.accounts for u in a.users for i in u.items)
 
 
-def _item(result: ActionResult) -> Item:
+def _item(
+    result: ActionResult,
+    *,
+    account_id: str = "",
+    steps: tuple[Step, ...] = (),
+    secret: SecretGuide | None = None,
+    guide: Guide | None = None,
+) -> Item:
     action = result.action
+    case = _HOLD_CASES.get(action.reason) if action.kind is ActionKind.HOLD else None
+    said = words(
+        result,
+        steps,
+        account_id=account_id,
+        secret=secret,
+        policy=guide.policy if guide else None,
+        case=case,
+    )
     return Item(
         kind=action.kind.value,
         outcome=result.outcome.value,
@@ -119,8 +154,15 @@ def _item(result: ActionResult) -> Item:
         secret=result.secret,
         fetch_command=result.secret.fetch_command() if result.secret else None,
         description=action.describe(),
-        case=_HOLD_CASES.get(action.reason) if action.kind is ActionKind.HOLD else None,
+        case=case,
         note=result.note,
+        outcome_label=OUTCOME_LABELS.get(result.outcome.value, result.outcome.value),
+        headline=said.headline,
+        summary=said.summary,
+        why=said.why,
+        todo=said.todo,
+        undo_command=said.undo_command,
+        next_steps=steps,
     )
 
 
@@ -129,10 +171,34 @@ def _worth_telling(result: ActionResult) -> bool:
     return result.outcome is not Outcome.NONE and result.action.kind is not ActionKind.EXEMPT
 
 
-def user_section(user: UserResult) -> UserSection | None:
-    """The user's news, or ``None`` when there is nothing to tell about it."""
-    items = tuple(_item(r) for r in user.results if _worth_telling(r))
-    return UserSection(user.user_name, user.owner, items) if items else None
+def user_section(
+    user: UserResult,
+    account_id: str = "",
+    guide: Guide | None = None,
+    started: datetime | None = None,
+) -> UserSection | None:
+    """The user's news, or ``None`` when there is nothing to tell about it.
+
+    With a ``guide`` and the run's ``started``, each item also says what comes next and
+    when (the engine replayed from ``started``), and the section where the key lives.
+    """
+    told = [r for r in user.results if _worth_telling(r)]
+    if not told:
+        return None
+    guide = guide or Guide()
+    secret = secret_guide(user, account_id, guide)
+    entries = user_forecast(user, guide, started) if started is not None else ()
+    items = tuple(
+        _item(
+            r,
+            account_id=account_id,
+            steps=next_steps(r, entries, started) if started is not None else (),
+            secret=secret,
+            guide=guide,
+        )
+        for r in told
+    )
+    return UserSection(user.user_name, user.owner, items, secret)
 
 
 @dataclass
@@ -162,6 +228,8 @@ class _Draft:
 def owner_audiences(
     accounts: Iterable[AccountResult],
     allowed_domains: Collection[str] = (),
+    guide: Guide | None = None,
+    started: datetime | None = None,
 ) -> tuple[tuple[Audience, ...], tuple[NotificationResult, ...]]:
     """One audience per owner address across ``accounts``, and the owners that cannot be mailed.
 
@@ -170,7 +238,8 @@ def owner_audiences(
     Addresses are matched case-insensitively and mailed with their domain in lower case.
     Owner values that are not addresses, or whose domain is not one of ``allowed_domains``
     (when any are set: :mod:`keyrotate.domain.mail_domains`), come back as unsent
-    :class:`NotificationResult` records, so the admin digest lists them.
+    :class:`NotificationResult` records, so the admin digest lists them. ``guide`` and
+    ``started``: see :func:`user_section`.
     """
     drafts: dict[str, _Draft] = {}
     invalid: dict[tuple[str, str | None], NotificationResult] = {}
@@ -184,7 +253,7 @@ def owner_audiences(
     for account in accounts:
         account_id = account.account.account_id
         for user in account.users:
-            section = user_section(user)
+            section = user_section(user, account_id, guide, started)
             if section is None:
                 continue
             for address, role in (

@@ -12,6 +12,7 @@ from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.results import AccountResult, NotificationResult, Outcome, RunReport
 from keyrotate.domain.summary import RunSummary
 from keyrotate.notify.content import ADMIN, Audience, digest, owner_audiences
+from keyrotate.notify.guidance import Guide
 from keyrotate.notify.message import Message, compose
 from keyrotate.notify.options import NotifyOptions
 from keyrotate.notify.render import Templates
@@ -21,9 +22,12 @@ if TYPE_CHECKING:
     from boto3.session import Session
 
 
-def _owner_context(audience: Audience, mode: str, started: datetime, footer: str) -> dict[str, Any]:
+def _owner_context(
+    audience: Audience, mode: str, started: datetime, footer: str, contact: str
+) -> dict[str, Any]:
     items = audience.items
     return {
+        "contact": contact,
         "mode": mode,
         "role": audience.role,
         "recipient": audience.recipient,
@@ -51,8 +55,11 @@ class Notifier:
         *,
         attempts: int = 3,
         backoff_seconds: float = 0.5,
+        policy: RotationPolicy | None = None,
     ) -> None:
         self.options = options
+        # The owner mails replay the engine under it to say what comes next, and when.
+        self.policy = policy
         self.templates = templates
         self.transport = transport
         self.attempts = attempts
@@ -70,27 +77,49 @@ class Notifier:
         session: Session | None = None,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        policy: RotationPolicy | None = None,
     ) -> Notifier:
         return cls(
             options,
             Templates.load(options, session),
             build_transport(options, session, ssl_context=ssl_context),
+            policy=policy,
         )
 
     @property
     def enabled(self) -> bool:
         return not isinstance(self.transport, NoneTransport)
 
+    def guide(self, policy: RotationPolicy | None = None) -> Guide:
+        options = self.options
+        return Guide(
+            policy=policy or self.policy,
+            secret_name_format=options.secret_name_format,
+            secrets_region=options.secrets_region,
+            contact=options.admin_email_address,
+        )
+
     def owner_messages(
-        self, accounts: Iterable[AccountResult], *, mode: str, started: datetime
+        self,
+        accounts: Iterable[AccountResult],
+        *,
+        mode: str,
+        started: datetime,
+        policy: RotationPolicy | None = None,
     ) -> tuple[list[Message], tuple[NotificationResult, ...]]:
         """One mail per owner address, and the owners whose address is unusable."""
-        audiences, invalid = owner_audiences(accounts, self.options.allowed_email_domains)
+        options = self.options
+        audiences, invalid = owner_audiences(
+            accounts, options.allowed_email_domains, self.guide(policy), started
+        )
         kind = "enforce" if mode == "enforce" else "audit"
         messages = [
             compose(
                 self.templates.render(
-                    kind, _owner_context(a, mode, started, self.options.email_footer)
+                    kind,
+                    _owner_context(
+                        a, mode, started, options.email_footer, options.admin_email_address
+                    ),
                 ),
                 sender=self.options.email_sender,
                 recipient=a.recipient,
@@ -141,11 +170,16 @@ class Notifier:
         return self._notify_owners([account], mode=mode, started=started)
 
     def _notify_owners(
-        self, accounts: Iterable[AccountResult], *, mode: str, started: datetime
+        self,
+        accounts: Iterable[AccountResult],
+        *,
+        mode: str,
+        started: datetime,
+        policy: RotationPolicy | None = None,
     ) -> tuple[NotificationResult, ...]:
         if not self.enabled:
             return ()
-        messages, invalid = self.owner_messages(accounts, mode=mode, started=started)
+        messages, invalid = self.owner_messages(accounts, mode=mode, started=started, policy=policy)
         return self._send(messages) + invalid
 
     def notify_admin(
@@ -171,6 +205,8 @@ class Notifier:
 
         ``summaries``: the accounts' counts by account id, when the run has made them.
         """
-        owners = self._notify_owners(report.accounts, mode=report.mode, started=report.started)
+        owners = self._notify_owners(
+            report.accounts, mode=report.mode, started=report.started, policy=policy
+        )
         failed = [n for n in (*report.notifications, *owners) if not n.sent]
         return owners + self.notify_admin(report, policy, failed, summaries)

@@ -53,3 +53,7 @@ class NotifyOptions:
     allowed_email_domains: tuple[str, ...] = ()
     # The account that must own an s3:// template's bucket ("" = any): the deployment's own.
     template_bucket_owner: str = ""
+    # To name a user's secret in a mail when the run stored none (a HOLD, a WARN): the
+    # SecretNameFormat and the home region ("": the mails name no secret then).
+    secret_name_format: str = ""
+    secrets_region: str = ""

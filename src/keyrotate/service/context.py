@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from keyrotate.aws import ssm
@@ -89,8 +90,13 @@ class RunContext:
     def notifier(self) -> Notifier:
         """Templates read and transport chosen, once (``InputError`` naming a bad template)."""
         if self._notifier is None:
+            options = replace(
+                notify_options_from(self.settings),
+                secret_name_format=self.options.secret_name_format,
+                secrets_region=self.options.region,
+            )
             self._notifier = Notifier.from_options(
-                notify_options_from(self.settings), self.sessions.base
+                options, self.sessions.base, policy=self.options.policy
             )
         return self._notifier
 
