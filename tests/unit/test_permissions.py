@@ -19,7 +19,17 @@ import pytest
 from botocore import xform_name
 from cfnlint.decode import cfn_yaml
 
-from keyrotate.aws import iam, organizations, s3, s3_objects, secrets, ses, session, ssm
+from keyrotate.aws import (
+    iam,
+    organizations,
+    own_secret,
+    s3,
+    s3_objects,
+    secrets,
+    ses,
+    session,
+    ssm,
+)
 from keyrotate.config.settings import ENV_VARIABLES
 from keyrotate.permissions import AUDIT_ROLES, ROLES, WRITES
 
@@ -38,6 +48,7 @@ ADAPTERS: dict[str, tuple[Any, str, frozenset[str]]] = {
     "ssm": (ssm, "ssm", frozenset({"kms:Decrypt"})),
     "s3": (s3, "s3", frozenset()),
     "s3_objects": (s3_objects, "s3", frozenset()),
+    "own_secret": (own_secret, "secretsmanager", frozenset()),  # the consumer's, no role's
 }
 
 

@@ -5,13 +5,22 @@ docstring before adding a command); each command lives in a module of its own, i
 so that it registers itself on the group.
 """
 
-from keyrotate.cli import config_command, demo_command, plan_command, run_command
+from keyrotate.cli import (
+    config_command,
+    credentials_command,
+    demo_command,
+    doctor_command,
+    plan_command,
+    run_command,
+)
 from keyrotate.cli.app import CommandInput, main, report_errors, settings_options
 
 __all__ = [
     "CommandInput",
     "config_command",
+    "credentials_command",
     "demo_command",
+    "doctor_command",
     "main",
     "plan_command",
     "report_errors",
