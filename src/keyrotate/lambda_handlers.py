@@ -119,6 +119,11 @@ def rotate_account_handler(event: dict[str, Any], context: LambdaContext) -> dic
     logger.append_keys(run_id=parsed.run_id, account_id=parsed.account.account_id)
     settings = lambda_flow.settings_for(parsed.mode, os.environ)
     run = RunContext.from_settings(settings, parsed.run_id)
+    # Lambda's deadline, less a margin: the rest of the account is deferred, the item succeeds.
+    # A context without the method (a local harness, not Lambda) sets no deadline.
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is not None:
+        lambda_flow.follow_lambda_deadline(run, remaining)
     item = lambda_flow.rotate_one(run, parsed.account)
     summary = item.model_dump(mode="json")  # what the digest parses back as that model
     logger.info(
@@ -128,6 +133,7 @@ def rotate_account_handler(event: dict[str, Any], context: LambdaContext) -> dic
             "error": summary["error"],
             "actions": summary["actions"],
             "report_key": summary["report_key"],
+            "cut_short": summary["cut_short_accounts"] > 0,
         },
     )
     return summary

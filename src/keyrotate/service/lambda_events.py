@@ -161,6 +161,8 @@ class AccountSummaryItem(_Event):
     notifications_failed: Count = 0
     kill_switch_accounts: Count = 0  # 1: the kill switch turned this account into an audit
     breaker_trips: Count = 0  # 1: the failure breaker stopped this account's changes
+    # 1: the function's deadline deferred this account's remaining changes (service/stop.py)
+    cut_short_accounts: Count = 0
     report_key: str | None = None
     report_error: str | None = None
 
@@ -190,6 +192,7 @@ class AccountSummaryItem(_Event):
                 "notifications_failed": summary.notifications_failed,
                 "kill_switch_accounts": summary.kill_switch_accounts,
                 "breaker_trips": summary.breaker_trips,
+                "cut_short_accounts": summary.cut_short_accounts,
             }
         )
 
@@ -209,6 +212,7 @@ class AccountSummaryItem(_Event):
             notifications_failed=self.notifications_failed,
             kill_switch_accounts=self.kill_switch_accounts,
             breaker_trips=self.breaker_trips,
+            cut_short_accounts=self.cut_short_accounts,
         )
 
 
@@ -244,6 +248,7 @@ class DigestResult(_Event):
     kill_switch_accounts: Count
     kill_switch_open: Count  # 1 when any account ran under an open kill switch (the alarm's)
     breaker_trips: Count
+    cut_short_accounts: Count = 0  # accounts whose function ran out of time: see ``notes``
     notes: list[str]  # the run's notes (keyrotate.service.guardrails.run_notes)
     admin_notified: bool
     detail: Literal["full", "counts-only"]

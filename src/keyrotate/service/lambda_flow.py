@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,7 @@ from keyrotate.service.report_io import (
     account_result_from_document,
     notifications_from_document,
 )
+from keyrotate.service.stop import LAMBDA_MARGIN_SECONDS, lambda_sentence
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -144,6 +145,17 @@ def inventory(context: RunContext, map_mode: MapMode) -> InventoryResult:
 
 
 # -- one account -----------------------------------------------------------------------------
+
+
+def follow_lambda_deadline(
+    context: RunContext, remaining_ms: Callable[[], int], margin: float = LAMBDA_MARGIN_SECONDS
+) -> None:
+    """Stop starting changes ``margin`` seconds before the function would be killed.
+
+    The account's users not reached by then are deferred, the item still succeeds (the Map
+    goes on), and the digest says the run was cut short (keyrotate.service.stop).
+    """
+    context.stop.follow(lambda: remaining_ms() / 1000 - margin, lambda_sentence(margin))
 
 
 def rotate_one(context: RunContext, item: AccountItem) -> AccountSummaryItem:
@@ -367,6 +379,7 @@ def digest(context: RunContext, event: DigestEvent) -> DigestResult:
             "kill_switch_accounts": summary.kill_switch_accounts,
             "kill_switch_open": int(summary.kill_switch_accounts > 0),
             "breaker_trips": summary.breaker_trips,
+            "cut_short_accounts": summary.cut_short_accounts,
             "notes": list(report.notes),
             "admin_notified": any(n.sent for n in admin),
             "detail": "full" if complete else "counts-only",

@@ -113,6 +113,8 @@ def summary_record(summary: RunSummary) -> dict[str, Any]:
         "deferred": summary.deferred,
         "kill_switch_accounts": summary.kill_switch_accounts,
         "breaker_trips": summary.breaker_trips,
+        # the run's stop: its time budget, Lambda's deadline, an interrupt (service/stop.py)
+        "cut_short_accounts": summary.cut_short_accounts,
     }
 
 
@@ -132,6 +134,7 @@ def account_entry(account: AccountResult) -> dict[str, Any]:
         "notes": list(account.notes),
         "kill_switch": account.kill_switch,
         "breaker_tripped": account.breaker_tripped,
+        "cut_short": account.cut_short,
     }
 
 

@@ -231,6 +231,7 @@ def account_result_from_document(document: Mapping[str, Any]) -> AccountResult:
             notes=tuple(entry.get("notes", ())),
             kill_switch=bool(entry.get("kill_switch", False)),
             breaker_tripped=bool(entry.get("breaker_tripped", False)),
+            cut_short=bool(entry.get("cut_short", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(

@@ -36,14 +36,20 @@ class RunStop:
     def __init__(self, *, clock: Monotonic = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._deadline: float | None = None
+        self._left: Callable[[], float] | None = None  # seconds before the deadline
         self._deadline_why = ""
         self._interrupt: str | None = None
 
     def set_deadline(self, seconds: float, why: str) -> None:
         """Stop starting changes ``seconds`` from now; ``why`` is what reports say then."""
+        deadline = self._clock() + seconds
+        self.follow(lambda: deadline - self._clock(), why)
+
+    def follow(self, left: Callable[[], float], why: str) -> None:
+        """Stop starting changes once ``left()`` (seconds) is zero or less: a deadline kept by
+        someone else (Lambda's remaining time, less a margin)."""
         with self._lock:
-            self._deadline = self._clock() + seconds
+            self._left = left
             self._deadline_why = why
 
     def interrupt(self, why: str) -> None:
@@ -60,14 +66,14 @@ class RunStop:
     def remaining(self) -> float | None:
         """Seconds left before the deadline (negative once past); ``None``: no deadline."""
         with self._lock:
-            return None if self._deadline is None else self._deadline - self._clock()
+            return None if self._left is None else self._left()
 
     def reason(self) -> str | None:
         """Why no new change may start, as a sentence; ``None`` while the run may go on."""
         with self._lock:
             if self._interrupt is not None:
                 return self._interrupt
-            if self._deadline is not None and self._clock() >= self._deadline:
+            if self._left is not None and self._left() <= 0:
                 return self._deadline_why
             return None
 
