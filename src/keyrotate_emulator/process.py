@@ -39,10 +39,15 @@ def resolve(function_name: str) -> Callable[..., Any]:
 
 
 def _child_main(
-    connection: Connection, iam_page_size: int | None, strictness: Strictness | None
+    connection: Connection,
+    iam_page_size: int | None,
+    strictness: Strictness | None,
+    latency_seconds: float = 0.0,
 ) -> None:
     """Serve until told to stop; run named functions on request (in this process)."""
-    server = EmulatorServer(iam_page_size=iam_page_size, strictness=strictness)
+    server = EmulatorServer(
+        iam_page_size=iam_page_size, strictness=strictness, latency_seconds=latency_seconds
+    )
     try:
         url = server.start()
     except Exception:  # report any start failure to the parent, then give up
@@ -71,7 +76,8 @@ class EmulatorProcess:
 
     ``seed`` (``"module:function"``) is called in the child as ``seed(url, **seed_kwargs)``
     once the server is up; its (picklable) return value is ``seed_result``. ``strictness``
-    as for :class:`EmulatorServer` (default: AWS's behaviour).
+    as for :class:`EmulatorServer` (default: AWS's behaviour), and ``latency_seconds`` (each
+    API call's wait, default 0).
     """
 
     def __init__(
@@ -81,9 +87,11 @@ class EmulatorProcess:
         seed: str | None = None,
         seed_kwargs: Mapping[str, Any] | None = None,
         strictness: Strictness | None = None,
+        latency_seconds: float = 0.0,
     ) -> None:
         self._iam_page_size = iam_page_size
         self._strictness = strictness
+        self._latency_seconds = latency_seconds
         self._seed = seed
         self._seed_kwargs = dict(seed_kwargs or {})
         self._process: Any = None
@@ -99,7 +107,7 @@ class EmulatorProcess:
         parent_end, child_end = context.Pipe()
         process = context.Process(
             target=_child_main,
-            args=(child_end, self._iam_page_size, self._strictness),
+            args=(child_end, self._iam_page_size, self._strictness, self._latency_seconds),
             name="keyrotate-emulator",
             daemon=True,
         )

@@ -1,10 +1,12 @@
 """The embedded AWS: moto's WSGI app over real HTTP, behind keyrotate's middlewares.
 
-Request path: control endpoints -> call counter -> [gate] -> fault injector -> strictness
-(AWS's refusals moto lacks, :mod:`keyrotate_emulator.strict`) -> IAM paging -> moto. The gate
-(:mod:`keyrotate_emulator.gate`: hold a chosen call, record issued secret keys) is an option.
-Clients (botocore, in this or any other process) see a real HTTP endpoint, so serializers,
-parsers, retries and paginators all run as they would against AWS.
+Request path: control endpoints -> latency -> call counter -> [gate] -> fault injector ->
+strictness (AWS's refusals moto lacks, :mod:`keyrotate_emulator.strict`) -> IAM paging -> moto.
+The gate (:mod:`keyrotate_emulator.gate`: hold a chosen call, record issued secret keys) is an
+option; the latency (:mod:`keyrotate_emulator.latency`: each call waits as a round trip to AWS
+would) is 0 unless set, for benchmarks. Clients (botocore, in this or any other process) see
+a real HTTP endpoint, so serializers, parsers, retries and paginators all run as they would
+against AWS.
 
 Control endpoints (served by the emulator, never counted or faulted):
 
@@ -45,6 +47,7 @@ from keyrotate_emulator._wsgi import (
 from keyrotate_emulator.counter import CallCounter, CallCounts
 from keyrotate_emulator.faults import Fault, FaultInjector, FiredFault
 from keyrotate_emulator.gate import Gate
+from keyrotate_emulator.latency import LatencyMiddleware
 from keyrotate_emulator.paging import IamPagingMiddleware
 from keyrotate_emulator.strict import StrictMiddleware, Strictness
 
@@ -136,8 +139,9 @@ class EmulatorServer:
     ``strictness`` says which of AWS's refusals moto lacks the emulator plays (default: all
     of them, as AWS does; :meth:`Strictness.off` for moto as it is). ``gate=True`` adds a
     :class:`~keyrotate_emulator.gate.Gate` (:attr:`gate`) in front of the fault injector.
-    ``iam_page_size`` and ``strictness`` are also the defaults that :meth:`restore_defaults`
-    puts back after a test changed them.
+    ``latency_seconds``: how long each API call waits before it is served (default 0).
+    ``iam_page_size``, ``strictness`` and ``latency_seconds`` are also the defaults that
+    :meth:`restore_defaults` puts back after a test changed them.
 
     >>> with EmulatorServer(iam_page_size=100) as server:  # doctest: +SKIP
     ...     boto3.client("iam", endpoint_url=server.url).list_users()
@@ -151,6 +155,7 @@ class EmulatorServer:
         iam_page_size: int | None = None,
         strictness: Strictness | None = None,
         gate: bool = False,
+        latency_seconds: float = 0.0,
     ) -> None:
         self._host = host
         self._port = port
@@ -161,6 +166,10 @@ class EmulatorServer:
         self._initial_page_size = self._default_page_size
         self._initial_strictness = self._default_strictness
         self._with_gate = gate
+        if latency_seconds < 0:
+            raise ValueError(f"latency_seconds must be >= 0, got {latency_seconds}")
+        self._default_latency = self._initial_latency = float(latency_seconds)
+        self._latency: LatencyMiddleware | None = None
         self._gate: Gate | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -189,8 +198,9 @@ class EmulatorServer:
         self._injector = FaultInjector(self._strict)
         self._gate = Gate(self._injector) if self._with_gate else None
         self._counter = CallCounter(self._gate or self._injector)
+        self._latency = LatencyMiddleware(self._counter, self._initial_latency)
         app = _ControlEndpoints(
-            self._counter, self._counter, self._injector, self._strict, self.restore_defaults
+            self._latency, self._counter, self._injector, self._strict, self.restore_defaults
         )
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
@@ -251,6 +261,7 @@ class EmulatorServer:
         """
         self.strictness = self._default_strictness
         self.iam_page_size = self._default_page_size
+        self.latency_seconds = self._default_latency
         self.clear_faults()
         self.reset_calls()
         if self._gate is not None:
@@ -266,6 +277,18 @@ class EmulatorServer:
         self._initial_page_size = value
         if self._paging is not None:
             self._paging.page_size = value
+
+    # latency -------------------------------------------------------------------------------
+    @property
+    def latency_seconds(self) -> float:
+        """How long each API call waits before it is served (a round trip to AWS)."""
+        return self._latency.seconds if self._latency else self._initial_latency
+
+    @latency_seconds.setter
+    def latency_seconds(self, value: float) -> None:
+        self._initial_latency = value
+        if self._latency is not None:
+            self._latency.seconds = value
 
     # strictness ----------------------------------------------------------------------------
     @property
