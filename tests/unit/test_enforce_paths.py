@@ -203,7 +203,8 @@ def test_a_failed_read_grant_keeps_the_rotation_and_is_owed_through_a_user_tag()
     world = World(key("AKIAOLD", 95))
     world.iam.fail("AttachUserPolicy", denied("iam:AttachUserPolicy"))
     (result,) = world.enforce()
-    assert result.outcome is Outcome.DONE
+    assert result.outcome is Outcome.PARTIAL  # the key stands; the grant is owed (exit 1)
+    assert result.new_key_id is not None
     assert result.error is not None
     assert "granting the user read access failed" in result.error
     assert world.iam.tags[USER][tags.USER_GRANT_PENDING] == "true"

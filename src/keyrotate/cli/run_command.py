@@ -22,6 +22,7 @@ from rich.console import Console
 from keyrotate.cli.app import CommandInput, main, settings_options
 from keyrotate.console import account_progress, actions_table, summary_table
 from keyrotate.domain.errors import InputError
+from keyrotate.domain.problems import problem_lines
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
 from keyrotate.service.organization import OrganizationRun, run_organization
 from keyrotate.service.report import exit_code, write_document, write_report
@@ -59,6 +60,8 @@ def _finish(
             console.print(f"report written to {cli.report_path}")
     for note in report.notes:  # the guardrails that acted: a kill switch, a breaker, a cap
         click.secho(f"guardrails: {note}", err=True, fg="yellow")
+    for line in problem_lines(report.accounts):  # the same failure of many users: one line
+        click.secho(f"problem: {line}", err=True, fg="red")
     code = EXIT_INTERRUPTED if interrupted else exit_code(summary)
     if code:
         raise click.exceptions.Exit(code)

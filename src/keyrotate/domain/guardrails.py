@@ -85,8 +85,8 @@ def tally(results: Iterable[ActionResult]) -> Tally:
     for result in results:
         if not result.action.kind.changes_keys:
             continue
-        if result.outcome is Outcome.DONE:
-            attempted += 1
+        if result.outcome is Outcome.DONE or result.outcome is Outcome.PARTIAL:
+            attempted += 1  # a partial change was made: the IAM change itself worked
         elif result.outcome is Outcome.FAILED:
             attempted += 1
             failed += 1

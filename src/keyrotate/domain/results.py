@@ -25,6 +25,9 @@ class RunStatus(StrEnum):
 class Outcome(StrEnum):
     PLANNED = "planned"  # audit mode: would have been done
     DONE = "done"
+    # Done in part: the key is created and stored (the change stands), a later step failed
+    # (the read grant, for instance); ActionResult.error says what is still owed.
+    PARTIAL = "partial"
     FAILED = "failed"
     SKIPPED = "skipped"  # not attempted: an earlier step for the same user failed
     # Not attempted, and no failure: a guardrail (an action cap, the failure breaker) held it

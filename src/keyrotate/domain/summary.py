@@ -126,6 +126,11 @@ class RunSummary:
         """Changes to IAM that failed (a notice cannot fail)."""
         return self.change_outcomes().get(Outcome.FAILED, 0)
 
+    @property
+    def partial_actions(self) -> int:
+        """Changes made whose later step failed (the key stored, its read grant not)."""
+        return self.change_outcomes().get(Outcome.PARTIAL, 0)
+
     def change_outcomes(self) -> dict[Outcome, int]:
         """How the changes to IAM (ROTATE, DEACTIVATE, DELETE) ended, by outcome."""
         outcomes: Counter[Outcome] = Counter()
@@ -136,8 +141,8 @@ class RunSummary:
 
     @property
     def failed(self) -> bool:
-        """An account or a change failed: the run exits 1."""
-        return bool(self.accounts_failed or self.failed_actions)
+        """An account or a change failed, or a change was only partly made: the run exits 1."""
+        return bool(self.accounts_failed or self.failed_actions or self.partial_actions)
 
 
 def total(summaries: Iterable[RunSummary]) -> RunSummary:

@@ -375,7 +375,9 @@ def _attention(account: AccountResult) -> Iterator[Attention]:
     for user in account.users:
         for result in user.results:
             if result.outcome is not Outcome.NONE and (
-                result.action.kind in _ATTENTION or result.outcome is Outcome.FAILED
+                result.action.kind in _ATTENTION
+                or result.outcome is Outcome.FAILED
+                or result.outcome is Outcome.PARTIAL
             ):
                 identity = account.account
                 yield Attention(identity.account_id, identity.name, user.user_name, _item(result))

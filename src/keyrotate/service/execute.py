@@ -103,7 +103,8 @@ def _finish(
             if rotated is not None:
                 done = results[rotated]
                 note = "; ".join(n for n in (done.error, problem) if n)
-                results[rotated] = replace(done, error=note)
+                # The key stands, the grant is owed: partial, counted, exit 1 (issue 14).
+                results[rotated] = replace(done, outcome=Outcome.PARTIAL, error=note)
             else:
                 log.warning("%s: %s", name, problem)
     if rotated is not None or interrupted:

@@ -276,7 +276,7 @@ def run_notes(
             f"{options.max_actions_per_account}, {last}); the next run carries on"
         )
     outcomes = summary.change_outcomes()
-    attempted = outcomes.get(Outcome.DONE, 0) + outcomes.get(Outcome.FAILED, 0)
+    attempted = sum(outcomes.get(o, 0) for o in (Outcome.DONE, Outcome.PARTIAL, Outcome.FAILED))
     if attempted > options.max_actions_per_run:
         notes.append(
             f"the run attempted {attempted} changes, more than MaxActionsPerRun "

@@ -155,6 +155,7 @@ class AccountSummaryItem(_Event):
     holds: Count = 0
     blocked: Count = 0
     failed_actions: Count = 0
+    partial_actions: Count = 0  # made, a later step failed (read from actions too)
     overdue_holds: Count = 0
     keys_past_rotation: Count = 0
     notifications_sent: Count = 0
@@ -186,6 +187,7 @@ class AccountSummaryItem(_Event):
                 "holds": summary.holds,
                 "blocked": summary.blocked,
                 "failed_actions": summary.failed_actions,
+                "partial_actions": summary.partial_actions,
                 "overdue_holds": summary.overdue_holds,
                 "keys_past_rotation": summary.keys_past_rotation,
                 "notifications_sent": summary.notifications_sent,
@@ -239,6 +241,7 @@ class DigestResult(_Event):
     holds: Count
     blocked: Count
     failed_actions: Count
+    partial_actions: Count = 0  # changes made whose later step failed: exit 1 like a failure
     keys_past_rotation: Count
     users: Count
     keys: Count

@@ -366,10 +366,15 @@ def digest(context: RunContext, event: DigestEvent) -> DigestResult:
             "accounts": summary.accounts,
             "accounts_failed": summary.accounts_failed,
             "accounts_skipped": summary.accounts_skipped,
-            **{name: summary.actions.count(kind, Outcome.DONE) for name, kind in _CHANGES.items()},
+            **{
+                name: summary.actions.count(kind, Outcome.DONE)
+                + summary.actions.count(kind, Outcome.PARTIAL)  # made, a later step failed
+                for name, kind in _CHANGES.items()
+            },
             "holds": summary.holds,
             "blocked": summary.blocked,
             "failed_actions": summary.failed_actions,
+            "partial_actions": summary.partial_actions,
             "keys_past_rotation": summary.keys_past_rotation,
             "users": summary.users,
             "keys": summary.keys,

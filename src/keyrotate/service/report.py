@@ -108,6 +108,8 @@ def summary_record(summary: RunSummary) -> dict[str, Any]:
         "holds": summary.holds,
         "blocked": summary.blocked,
         "failed_actions": summary.failed_actions,
+        # changes made whose later step failed (the key stored, its read grant not): exit 1
+        "partial_actions": summary.partial_actions,
         "notifications_failed": summary.notifications_failed,
         # added in schema 1: the guardrails (docs/guardrails.md)
         "deferred": summary.deferred,
@@ -194,7 +196,8 @@ def write_report(report: RunReport, path: Path, summary: RunSummary | None = Non
 
 
 def exit_code(summary: RunSummary) -> int:
-    """0 when everything ran; 1 when an account or a change to IAM failed.
+    """0 when everything ran; 1 when an account or a change to IAM failed, or a change was
+    made only in part (``partial``: the key stored, a later step such as the read grant not).
 
     A change a guardrail deferred (a cap, the breaker) or an account the kill switch turned
     into an audit is no failure: the run did what it was told. A breaker only trips on
