@@ -30,6 +30,7 @@ from keyrotate.service.context import RunContext, notify_options_from
 from keyrotate.service.options import Clock, RunOptions, utc_now
 from keyrotate.service.organization import run_organization
 from keyrotate.service.spill import SpilledAccounts
+from keyrotate.service.stop import RunStop
 from keyrotate_emulator import EmulatorServer
 from keyrotate_emulator.faults import Fault, FiredFault
 from keyrotate_emulator.seed import (
@@ -440,11 +441,13 @@ def enforce_run(
     attempts: int = ATTEMPTS,
     clock: Clock = utc_now,
     adjust: Callable[[RunOptions], RunOptions] | None = None,
+    stop: RunStop | None = None,
     **extra: str,
 ) -> RunReport:
     """One organization run in this process, as ``keyrotate run`` does it, with
     ``attempts`` botocore attempts per call so that an exhausted fault costs under a second.
-    ``adjust`` changes run options no setting reaches (e.g. the verification's first wait).
+    ``adjust`` changes run options no setting reaches (e.g. the verification's first wait);
+    ``stop``: the run's deadline and interrupt (tests/faults/test_run_stop.py).
     """
     settings = load_settings(None, settings_env(**extra), {})
     base = boto3.Session(region_name=REGION)
@@ -462,7 +465,9 @@ def enforce_run(
     options = RunOptions.from_settings(settings, REGION)
     if adjust is not None:
         options = adjust(options)
-    context = RunContext(settings, "faults", sessions, options, clock=clock, notifier=notifier)
+    context = RunContext(
+        settings, "faults", sessions, options, clock=clock, notifier=notifier, stop=stop
+    )
     return run_organization(context, inventory, SpilledAccounts()).report
 
 

@@ -76,8 +76,9 @@ def test_a_duration_that_is_not_one_is_refused(text: str) -> None:
 
 
 def test_durations_are_written_back_in_whole_units() -> None:
-    assert [format_duration(s) for s in (0, 59, 90, 3600, 5400.4)] == [
+    assert [format_duration(s) for s in (0, 0.3, 59, 90, 3600, 5400.4)] == [
         "0s",
+        "0.3s",
         "59s",
         "1m30s",
         "1h",

@@ -107,7 +107,9 @@ def cut_short_note(why: str, deferred: int) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """``90`` -> ``1m30s``; whole seconds (what a budget is given in)."""
+    """``90`` -> ``1m30s``; whole seconds above a minute, ``0.3s`` below one."""
+    if 0 < seconds < 60:
+        return f"{seconds:g}s"
     whole = max(0, round(seconds))
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
