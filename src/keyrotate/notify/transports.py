@@ -105,6 +105,22 @@ class SmtpTransport:
             )
         return smtplib.SMTP(self.host, self.port, timeout=self._timeout)
 
+    def check_login(self) -> bool:
+        """Connect, secure and log in as :meth:`send` would, then quit: no mail is sent.
+
+        ``True`` when a login was made, ``False`` when no credentials are configured. Raises
+        as :meth:`send` does (``SEND_ERRORS``). For ``keyrotate doctor``.
+        """
+        credentials = self._login_details()
+        with self._connect() as smtp:
+            if self.security == SmtpSecurity.STARTTLS:
+                smtp.starttls(context=self._ssl_context)
+            if credentials is not None:
+                smtp.login(*credentials)
+            else:
+                smtp.noop()
+        return credentials is not None
+
     def send(self, message: Message) -> None:
         credentials = self._login_details()
         with self._connect() as smtp:

@@ -1,0 +1,300 @@
+"""``keyrotate doctor`` through the CLI against the emulator: each unready thing it must find,
+a ready organization passing, and not one write call made on the way.
+
+Each test builds a small organization of its own (member accounts as member-role.yaml sets
+them up: the role, the read-own-secret policy, the exemption group) and breaks one thing. An
+account whose role cannot be assumed is a fault on AssumeRole into it: moto does not check
+trust policies (docs/emulator.md). moto does not implement SimulatePrincipalPolicy either, so
+here the doctor always falls back to its read probes and reports the writes unchecked (warn).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from click.testing import CliRunner
+
+from keyrotate.cli import main
+from keyrotate_emulator.faults import Fault
+from keyrotate_emulator.seed import (
+    OrganizationBuilder,
+    create_member_roles,
+    iam_client,
+    read_own_secret_policy,
+)
+from keyrotate_emulator.server import EmulatorServer
+
+ROLE = "keyrotate-member"
+READ_POLICY = "keyrotate-read-own-secret"
+GROUP = "IAMKeyRotationExemptionGroup"
+SENDER = "keyrotate@example.com"
+SMTP_USER = "mailer"
+SMTP_PASSWORD = "right-password"
+USER_PARAM = "/keyrotate/smtp/user"
+PASSWORD_PARAM = "/keyrotate/smtp/password"
+# What a doctor may call: reads, the role, the simulation. Anything else would be a change.
+READ_PREFIXES = ("Get", "List", "Describe", "AssumeRole", "Simulate")
+
+
+@dataclass(frozen=True)
+class Doctor:
+    exit_code: int
+    document: dict[str, Any]
+    stderr: str
+
+    def rows(self, account_id: str | None = None) -> dict[str, dict[str, str]]:
+        """``{check: row}`` of one account (``-``: the run-wide checks)."""
+        key = "-" if account_id is None else account_id
+        return {c["check"]: c for c in self.document["checks"] if c["account_id"] == key}
+
+    def failing(self) -> set[tuple[str, str]]:
+        return {
+            (c["account_id"], c["check"]) for c in self.document["checks"] if c["status"] == "fail"
+        }
+
+
+def build_accounts(url: str, count: int, *, policy: bool = True, group: bool = True) -> list[str]:
+    builder = OrganizationBuilder(url)
+    made = [builder.account(f"member-{i}", f"member-{i}@example.com") for i in range(count)]
+    accounts = sorted(a.account_id for a in made)
+    create_member_roles(url, accounts, ROLE)
+    for account_id in accounts:
+        iam = iam_client(url, account_id, ROLE)
+        if policy:
+            iam.create_policy(
+                PolicyName=READ_POLICY, PolicyDocument=read_own_secret_policy(account_id)
+            )
+        if group:
+            iam.create_group(GroupName=GROUP)
+    return accounts
+
+
+def doctor(accounts: list[str], env: Mapping[str, str], *args: str) -> Doctor:
+    result = CliRunner().invoke(
+        main,
+        ["doctor", "--accounts", ",".join(accounts), "--output", "json", *args],
+        env={"IAMRoleName": ROLE, "AWS_REGION": "us-east-1", **env},
+        catch_exceptions=False,
+    )
+    assert result.stdout.lstrip().startswith("{"), (result.exit_code, result.stderr)
+    return Doctor(result.exit_code, json.loads(result.stdout), result.stderr)
+
+
+def file_mail(tmp_path: Path) -> dict[str, str]:
+    return {
+        "EmailTransport": "file",
+        "MailDir": str(tmp_path / "mail"),
+        "AdminEmailAddress": "admin@example.com",
+    }
+
+
+def writes(server: EmulatorServer) -> dict[tuple[str, str], int]:
+    return {
+        op: n
+        for op, n in server.calls().by_operation.items()
+        if not op[1].startswith(READ_PREFIXES)
+    }
+
+
+def test_a_ready_organization_passes_with_exit_0_and_no_write_call(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    accounts = build_accounts(emulator.url, 2)
+    emulator.reset_calls()
+    found = doctor(accounts, {**file_mail(tmp_path), "CredentialReplicationRegions": "us-west-2"})
+    assert found.exit_code == 0, found.document
+    assert found.failing() == set()
+    for account_id in accounts:
+        rows = found.rows(account_id)
+        assert {k: r["status"] for k, r in rows.items()} == {
+            "role": "ok",
+            "permissions: read": "ok",
+            # moto has no policy simulation: the writes cannot be checked here
+            "permissions: write": "warn",
+            "exemption group": "ok",
+            "read-own-secret policy": "ok",
+            "secrets us-east-1": "ok",
+            "secrets us-west-2": "ok",
+        }
+    assert {k: r["status"] for k, r in found.rows().items()} == {"mail": "ok", "templates": "ok"}
+    assert writes(emulator) == {}
+    assert not (tmp_path / "mail").exists()  # no mail written
+
+
+def test_doctor_finds_an_unassumable_role_a_missing_policy_and_a_missing_group(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    ready, no_policy, no_group, no_role = build_accounts(emulator.url, 4)
+    iam_client(emulator.url, no_policy, ROLE).delete_policy(
+        PolicyArn=f"arn:aws:iam::{no_policy}:policy/{READ_POLICY}"
+    )
+    iam_client(emulator.url, no_group, ROLE).delete_group(GroupName=GROUP)
+    emulator.inject(
+        Fault(
+            service="sts",
+            operation="AssumeRole",
+            kind="access_denied",
+            times=None,
+            body_contains=no_role,
+        )
+    )
+    emulator.reset_calls()
+    found = doctor([ready, no_policy, no_group, no_role], file_mail(tmp_path))
+    assert found.exit_code == 1
+    assert found.failing() == {
+        (no_policy, "read-own-secret policy"),
+        (no_group, "exemption group"),
+        (no_role, "role"),
+    }
+    assert f"role/{ROLE}" in found.rows(no_role)["role"]["reason"]
+    assert "OperatorPrincipalArn" in found.rows(no_role)["role"]["fix"]
+    assert READ_POLICY in found.rows(no_policy)["read-own-secret policy"]["reason"]
+    assert GROUP in found.rows(no_group)["exemption group"]["reason"]
+    assert writes(emulator) == {}
+
+
+def test_the_table_names_each_failure_and_what_to_do(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    (account,) = build_accounts(emulator.url, 1, group=False)
+    result = CliRunner().invoke(
+        main,
+        ["doctor", "--accounts", account],
+        env={
+            "IAMRoleName": ROLE,
+            "AWS_REGION": "us-east-1",
+            "COLUMNS": "250",
+            **file_mail(tmp_path),
+        },
+    )
+    assert result.exit_code == 1
+    assert "exemption group" in result.stdout
+    assert "fail" in result.stdout
+    assert "IAMExemptionGroup" in result.stdout  # what to do
+    assert "a run would fail" in result.stdout
+
+
+def ses_mail() -> dict[str, str]:
+    return {
+        "EmailTransport": "ses",
+        "EmailSender": SENDER,
+        "AdminEmailAddress": "admin@example.com",
+    }
+
+
+def test_doctor_finds_an_unverified_ses_identity(emulator: EmulatorServer) -> None:
+    accounts = build_accounts(emulator.url, 1)
+    found = doctor(accounts, ses_mail())
+    assert found.exit_code == 1
+    assert found.failing() == {("-", "mail")}
+    assert SENDER in found.rows()["mail"]["reason"]
+    assert "verify" in found.rows()["mail"]["fix"]
+
+
+def test_a_verified_ses_identity_passes(emulator: EmulatorServer) -> None:
+    accounts = build_accounts(emulator.url, 1)
+    boto3.client("ses", region_name="us-east-1").verify_domain_identity(Domain="example.com")
+    emulator.reset_calls()
+    found = doctor(accounts, ses_mail())
+    assert found.exit_code == 0, found.document
+    assert found.rows()["mail"]["status"] == "ok"
+    assert writes(emulator) == {}  # nothing sent either
+
+
+class _Server(Controller):  # type: ignore[misc]
+    """aiosmtpd on port 0: learn the real port before the readiness check connects."""
+
+    def _trigger_server(self) -> None:
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+@dataclass
+class Relay:
+    logins: list[bool]
+    mails: list[Any]
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.mails.append(envelope)
+        return "250 OK"
+
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login.decode() == SMTP_USER
+            and data.password.decode() == SMTP_PASSWORD
+        )
+        self.logins.append(ok)
+        # handled=False: aiosmtpd then answers 535 itself (its default would answer nothing)
+        return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def relay() -> Iterator[tuple[Relay, int]]:
+    handler = Relay([], [])
+    server = _Server(
+        handler,
+        hostname="127.0.0.1",
+        port=0,
+        authenticator=handler.authenticate,
+        auth_require_tls=False,
+    )
+    server.start()
+    try:
+        yield handler, server.port
+    finally:
+        server.stop()
+
+
+def smtp_mail(port: int, password: str) -> dict[str, str]:
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name=USER_PARAM, Value=SMTP_USER, Type="SecureString")
+    ssm.put_parameter(Name=PASSWORD_PARAM, Value=password, Type="SecureString")
+    return {
+        "EmailTransport": "smtp",
+        "EmailSender": SENDER,
+        "AdminEmailAddress": "admin@example.com",
+        "SMTPHost": "127.0.0.1",
+        "SMTPPort": str(port),
+        "SMTPSecurity": "none",
+        "SMTPUserParamName": USER_PARAM,
+        "SMTPPasswordParamName": PASSWORD_PARAM,
+    }
+
+
+def test_doctor_finds_a_wrong_smtp_password(
+    emulator: EmulatorServer, relay: tuple[Relay, int]
+) -> None:
+    handler, port = relay
+    accounts = build_accounts(emulator.url, 1)
+    found = doctor(accounts, smtp_mail(port, "wrong-password"))
+    assert found.exit_code == 1
+    assert found.failing() == {("-", "mail")}
+    assert "SMTPAuthenticationError" in found.rows()["mail"]["reason"]
+    assert PASSWORD_PARAM in found.rows()["mail"]["fix"]
+    assert "wrong-password" not in json.dumps(found.document)
+    assert handler.logins  # smtplib tries each mechanism the server offers
+    assert not any(handler.logins)
+    assert handler.mails == []
+
+
+def test_the_right_smtp_password_logs_in_and_sends_nothing(
+    emulator: EmulatorServer, relay: tuple[Relay, int]
+) -> None:
+    handler, port = relay
+    accounts = build_accounts(emulator.url, 1)
+    found = doctor(accounts, smtp_mail(port, SMTP_PASSWORD))
+    assert found.exit_code == 0, found.document
+    assert found.rows()["mail"]["status"] == "ok"
+    assert handler.logins == [True]
+    assert handler.mails == []
