@@ -8,6 +8,7 @@ fault injection) holding the seeded demo organization.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -33,6 +34,7 @@ from keyrotate.lambda_handlers import (
     logger as handler_logger,
 )
 from keyrotate.service.lambda_events import EventError
+from keyrotate.service.stop import LAMBDA_MARGIN_SECONDS, lambda_sentence
 from keyrotate_emulator.demo import deploy_member_policies
 from keyrotate_emulator.demo_org import DemoManifest, seed_demo_organization
 from keyrotate_emulator.faults import Fault
@@ -121,12 +123,14 @@ def _catch(payload: dict[str, Any], exc: Exception) -> dict[str, Any]:
     }
 
 
-def _iterate(selected: dict[str, Any], items: list[dict[str, Any]]) -> list[tuple[dict, dict]]:
+def _iterate(
+    selected: dict[str, Any], items: list[dict[str, Any]], context: Any = CONTEXT
+) -> list[tuple[dict, dict]]:
     done = []
     for account in items:
         payload = {"run_id": selected["run_id"], "mode": selected["mode"], "account": account}
         try:
-            result = rotate_account_handler(payload, CONTEXT)
+            result = rotate_account_handler(payload, context)
         except Exception as exc:  # the Catch covers States.ALL
             result = _catch(payload, exc)
         done.append((payload, json.loads(json.dumps(result))))  # through JSON, as in the state
@@ -170,8 +174,11 @@ class Chain:
     digest: dict[str, Any]
 
 
-def run_chain(map_mode: str, now: datetime, run_id: str = "run-1") -> Chain:
-    """Inventory -> RotateAccount per item -> Digest, passing only what the ASL passes."""
+def run_chain(
+    map_mode: str, now: datetime, run_id: str = "run-1", rotate_context: Any = CONTEXT
+) -> Chain:
+    """Inventory -> RotateAccount per item -> Digest, passing only what the ASL passes
+    (``rotate_context``: the LambdaContext each RotateAccount invocation gets)."""
     started = now.isoformat()
     inventory = inventory_handler(
         {"run_id": run_id, "started_at": started, "map_mode": map_mode, "request": {}}, CONTEXT
@@ -182,7 +189,7 @@ def run_chain(map_mode: str, now: datetime, run_id: str = "run-1") -> Chain:
     else:
         items = s3_json(selected["items_key"])
         assert selected["items_bucket"] == BUCKET
-    done = _iterate(selected, items)
+    done = _iterate(selected, items, rotate_context)
     event: dict[str, Any] = {
         "run_id": selected["run_id"],
         "mode": selected["mode"],
@@ -631,6 +638,95 @@ def test_an_open_kill_switch_audits_the_function_s_account_and_the_digest_says_s
     assert any("kill switch (/keyrotate/kill-switch) was on" in n for n in digest["notes"])
     keys = _iam(emulator.url, alice.account_id).list_access_keys(UserName=user.user_name)
     assert [k["Status"] for k in keys["AccessKeyMetadata"]] == ["Active"]  # not deactivated
+
+
+@dataclass(frozen=True)
+class ShortOnTime(Context):
+    """A LambdaContext whose remaining time falls by a second per key change the emulator
+    sees: ``seconds`` past the margin rotate_account keeps, the deadline passes."""
+
+    emulator: Any = None
+    seconds: float = 0.0
+
+    def get_remaining_time_in_millis(self) -> int:
+        changes = sum(
+            self.emulator.calls().total("iam", op)
+            for op in ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey")
+        )
+        return int((LAMBDA_MARGIN_SECONDS + self.seconds - changes) * 1000)
+
+
+def test_a_function_short_of_time_defers_the_rest_succeeds_and_the_next_run_finishes(
+    org: DemoManifest,
+    emulator: EmulatorServer,
+    function_env: Path,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    payments = org.account("prod-payments")  # 10 changes due
+    monkeypatch.setenv("IncludeAccounts", payments.account_id)
+    monkeypatch.setenv("VerifyNewKeys", "false")  # seconds per new key, beside the point
+    only = dataclasses.replace(org, accounts=(payments,))  # the state read: this account's
+    emulator.reset_calls()
+    short = ShortOnTime(emulator=emulator, seconds=2.5)
+
+    chain = run_chain("inline", now, run_id="run-short", rotate_context=short)
+
+    (result,) = chain.results
+    assert result["status"] == "ok"  # the Map item succeeded
+    assert result["cut_short_accounts"] == 1
+    by_outcome: dict[str, int] = {}
+    for outcomes in result["actions"].values():
+        for outcome, n in outcomes.items():
+            by_outcome[outcome] = by_outcome.get(outcome, 0) + n
+    assert by_outcome.get("done", 0) >= 3  # the third change's user finished its steps
+    deferred = by_outcome.get("deferred", 0)
+    assert deferred > 0
+    assert "failed" not in by_outcome
+    digest = chain.digest
+    assert (digest["cut_short_accounts"], digest["deferred"], digest["accounts_failed"]) == (
+        1,
+        deferred,
+        0,
+    )
+    (note,) = [n for n in digest["notes"] if n.startswith("the run was cut short")]
+    assert f"{deferred} change(s) deferred" in note
+    report = s3_json(digest["report_key"])
+    assert {k["note"] for k in report["keys"] if k["outcome"] == "deferred"} == {
+        lambda_sentence(LAMBDA_MARGIN_SECONDS)
+    }
+    (admin_mail,) = function_env.glob("admin-*.eml")
+    assert "the run was cut short" in admin_mail.read_text()
+    state = normalized_state(emulator.url, only)
+    assert all(v["secret_holds_existing_key"] for v in state.values() if v["secret"])
+
+    again = run_chain("inline", now, run_id="run-after")  # with time enough
+
+    (second,) = again.results
+    assert second["cut_short_accounts"] == 0
+    assert sum(second["actions"].get(k, {}).get("done", 0) for k in second["actions"]) == deferred
+    assert (again.digest["deferred"], again.digest["failed_actions"]) == (0, 0)
+    assert not [n for n in again.digest["notes"] if "cut short" in n]
+    state = normalized_state(emulator.url, only)
+    assert all(v["secret_holds_existing_key"] for v in state.values() if v["secret"])
+
+
+def test_a_function_with_no_time_left_starts_nothing_and_its_item_still_succeeds(
+    org: DemoManifest, emulator: EmulatorServer, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payments = org.account("prod-payments")
+    monkeypatch.setenv("IncludeAccounts", payments.account_id)
+    emulator.reset_calls()
+    chain = run_chain(
+        "inline", now, run_id="run-late", rotate_context=ShortOnTime(emulator=emulator)
+    )
+    (result,) = chain.results
+    assert (result["status"], result["cut_short_accounts"], result["users"]) == ("ok", 1, 0)
+    assert emulator.calls().total("iam") == 0  # not even a read of the account
+    report = s3_json(chain.digest["report_key"])
+    (entry,) = [a for a in report["accounts"] if a["account_id"] == payments.account_id]
+    assert entry["status"] == "skipped"
+    assert entry["reason"].startswith("not started: the function's time was running out")
 
 
 # -- malformed events ------------------------------------------------------------------------
