@@ -49,7 +49,7 @@ FUNCTION_ENVIRONMENT = {
     "EmailTransport", "EmailSender", "ReportBucket", "ReportPrefix", "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE", "ReadSecretPolicyName", "SMTPHost",
     "MaxActionsPerRun", "MaxActionsPerAccount", "FailureBreakerPercent",
-    "FailureBreakerMinActions", "KillSwitchParameter",
+    "FailureBreakerMinActions", "KillSwitchParameter", "EventBusName", "SecurityHubFindings",
 }  # fmt: skip
 
 
@@ -180,10 +180,60 @@ def test_cross_account_roles_trust_one_role_and_only_inside_the_organization(
     name: str, role: str, trusted: str
 ) -> None:
     trust = load(name)["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]
-    (statement,) = trust["Statement"]
+    statement, operator = trust["Statement"]  # the function's; the operator's (below)
     principal = statement["Principal"]["AWS"]["Fn::Sub"]
     assert principal.endswith(f":role/{trusted}")
     assert statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == {"Ref": "AWSOrgID"}
+    assert operator["Fn::If"][0] == "HasOperator"
+
+
+@pytest.mark.parametrize(
+    ("name", "role"),
+    [("member-role.yaml", "MemberRole"), ("org-list-role.yaml", "OrgListRoleResource")],
+)
+def test_the_operator_may_assume_the_role_only_when_named_and_inside_the_organization(
+    name: str, role: str
+) -> None:
+    template = load(name)
+    assert template["Parameters"]["OperatorPrincipalArn"]["Default"] == ""
+    assert template["Conditions"]["HasOperator"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "OperatorPrincipalArn"}, ""]}]
+    }
+    trust = template["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]
+    condition, statement, absent = trust["Statement"][1]["Fn::If"]
+    assert (condition, absent) == ("HasOperator", {"Ref": "AWS::NoValue"})
+    assert statement["Action"] == "sts:AssumeRole"
+    # the operator's account, and within it only the principal named (wildcards for SSO)
+    assert statement["Principal"]["AWS"]["Fn::Sub"][0].endswith(":root")
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": {"Ref": "AWSOrgID"}},
+        "ArnLike": {"aws:PrincipalArn": {"Ref": "OperatorPrincipalArn"}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        ("arn:aws:iam::111122223333:role/platform-admin", True),
+        ("arn:aws:iam::111122223333:user/alice", True),
+        (
+            "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/*/"
+            "AWSReservedSSO_SecurityAudit_*",
+            True,
+        ),
+        ("*", False),
+        ("arn:aws:iam::*:role/admin", False),
+        ("arn:aws:iam::111122223333:root", False),
+        ("arn:aws:sts::111122223333:assumed-role/admin/alice", False),
+    ],
+)
+def test_operator_principal_is_one_role_or_user_of_a_named_account(
+    value: str, accepted: bool
+) -> None:
+    for name in ("member-role.yaml", "org-list-role.yaml"):
+        pattern = load(name)["Parameters"]["OperatorPrincipalArn"]["AllowedPattern"]
+        assert bool(re.fullmatch(pattern, value)) is accepted, (name, value)
 
 
 def test_main_trusted_role_names_are_the_ones_the_cross_account_roles_trust() -> None:
