@@ -14,6 +14,7 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (0, "success; changes a guardrail deferred and an audit's findings are no failure"),
     (1, "an account, a change to IAM or Secrets Manager, or a notification failed"),
     (2, "bad input (a setting, a flag, an OU or account that does not exist): nothing changed"),
+    (130, "run interrupted (Ctrl-C, SIGTERM): changes under way finished, the rest deferred"),
 )
 
 COMPLETION = 'eval "$(_KEYROTATE_COMPLETE=bash_source keyrotate)"'
