@@ -11,6 +11,8 @@ from keyrotate.cli import (
     demo_command,
     doctor_command,
     plan_command,
+    restore_command,
+    rotate_command,
     run_command,
 )
 from keyrotate.cli.app import CommandInput, main, report_errors, settings_options
@@ -24,6 +26,8 @@ __all__ = [
     "main",
     "plan_command",
     "report_errors",
+    "restore_command",
+    "rotate_command",
     "run_command",
     "settings_options",
 ]

@@ -24,6 +24,7 @@ from keyrotate.console import account_progress, actions_table, summary_table
 from keyrotate.domain.errors import InputError
 from keyrotate.domain.problems import problem_lines
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
+from keyrotate.service.incident import check_forced_users
 from keyrotate.service.organization import OrganizationRun, run_organization
 from keyrotate.service.report import exit_code, write_document, write_report
 from keyrotate.service.spill import SpilledAccounts
@@ -188,6 +189,7 @@ def run_command(cli: CommandInput, time_budget: str | None) -> None:
         click.echo(f"time budget: no new change starts after {format_duration(budget)}", err=True)
     with _interrupts(stop):
         inventory = context.list_inventory()
+        check_forced_users(context, inventory)  # an unknown user is an error, not a silent 0
         total = len(inventory.accounts)
         with account_progress(Console(stderr=True), total, f"{cli.settings.mode} run") as tick:
             run = run_organization(context, inventory, SpilledAccounts(), on_account_done=tick)

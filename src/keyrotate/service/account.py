@@ -21,6 +21,8 @@ from keyrotate.service.guarded import Guarded, enforce_guarded
 from keyrotate.service.guardrails import AccountTurn, RunGuard
 from keyrotate.service.options import Clock, RunOptions
 from keyrotate.service.scan import AccountScan, ScannedUser, read_keys, scan
+from keyrotate.service.snoozes import hand_snoozes
+from keyrotate.service.targets import targeted
 from keyrotate.service.stop import not_started_note
 
 if TYPE_CHECKING:
@@ -58,7 +60,7 @@ def read_account(account: AccountContext[Iam, SecretStore], *, now: datetime) ->
     with nothing half done. In enforce mode those reads include fresh last use (SPEC rule 7):
     the plan that gets executed never rests on the credential report alone.
     """
-    scanned = scan(account, now=now)
+    scanned = targeted(scan(account, now=now), account.account_id, account.options)
     if not any(u.needs_keys for u in scanned.users):
         return scanned
     fresh = account.options.enforce
@@ -131,6 +133,8 @@ def _run_account(
         guarded = enforce_guarded(scanned.users, plans, context, guard, turn)
     else:
         guarded = Guarded({name: audit(p) for name, p in plans.items()})
+    writing = options.enforce and not guarded.breaker_tripped  # no write once it tripped
+    snoozed = hand_snoozes(plans, context if writing else None)
     users = tuple(
         UserResult(u.name, u.inputs.owner, u.keys, plans[u.name], guarded.results[u.name], u.inputs)
         for u in scanned.users
@@ -145,6 +149,7 @@ def _run_account(
             warn_before=options.policy.warn_before,
         ),
         *guarded.notes,
+        *snoozed,
     )
     return AccountResult(
         account,

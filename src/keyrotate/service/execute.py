@@ -133,7 +133,10 @@ def _deactivate(action: Action, user: ScannedUser, account: WritingAccount) -> N
     name = user.name
     moment = tags.stamp(account.clock())
     # Record first: a recorded deactivation of a still-active key only delays its deletion.
-    account.iam.tag_user(name, {tags.USER_DEACTIVATED + action.key_id: moment})
+    record = {tags.USER_DEACTIVATED + action.key_id: moment}
+    if action.reason is Reason.COMPROMISED:  # deleted one recovery window on, whatever its age
+        record[tags.USER_COMPROMISED + action.key_id] = moment
+    account.iam.tag_user(name, record)
     account.iam.set_key_status(name, action.key_id, KeyStatus.INACTIVE)
     if user.secret is not None and action.key_id != user.state.secret_key_id:
         account.secrets.tag(
@@ -146,9 +149,10 @@ def _delete(action: Action, user: ScannedUser, account: WritingAccount) -> None:
     assert action.key_id is not None
     name = user.name
     account.iam.delete_key(name, action.key_id)
-    marker = tags.USER_DEACTIVATED + action.key_id
-    if marker in user.tags:
-        _quietly(lambda: account.iam.untag_user(name, [marker]))
+    prefixes = (tags.USER_DEACTIVATED, tags.USER_COMPROMISED, tags.USER_SNOOZE)
+    markers = [m for m in (p + action.key_id for p in prefixes) if m in user.tags]
+    if markers:
+        _quietly(lambda: account.iam.untag_user(name, markers))
     if user.secret is not None and action.key_id == user.state.secret_key_id:
         account.secrets.tag(user.secret_name, {tags.STALE_TAG: "true"})
 

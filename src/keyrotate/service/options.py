@@ -59,6 +59,10 @@ class RunOptions:
     failure_breaker_percent: int
     failure_breaker_min_actions: int
     kill_switch_parameter: str | None
+    # keyrotate rotate/restore (keyrotate.service.incident): the one user a command acts on
+    # (None: every user) and the users reported leaked. No setting: a command gives them.
+    only_users: frozenset[tuple[str, str]] | None
+    compromised_users: frozenset[tuple[str, str]]
 
     @classmethod
     def from_settings(cls, settings: Settings, region: str) -> RunOptions:
@@ -100,6 +104,8 @@ class RunOptions:
             failure_breaker_percent=settings.failure_breaker_percent,
             failure_breaker_min_actions=settings.failure_breaker_min_actions,
             kill_switch_parameter=settings.kill_switch_parameter,
+            only_users=None,
+            compromised_users=frozenset(),
         )
 
     def secret_name(self, account_id: str, user_name: str) -> str:
