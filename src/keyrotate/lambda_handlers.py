@@ -66,6 +66,8 @@ RUN_METRICS: dict[str, str] = {
     "ActionsDeferred": "deferred",
     "KillSwitchOpen": "kill_switch_open",
     "BreakerTrips": "breaker_trips",
+    # accounts whose function ran short of time: their rest waits for the next run
+    "AccountsCutShort": "cut_short_accounts",
 }
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
