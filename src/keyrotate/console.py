@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from keyrotate.domain.exemptions import describe as describe_exemption
 from keyrotate.domain.models import ActionKind
 from keyrotate.domain.results import AccountResult, Outcome, RunReport, RunStatus
 from keyrotate.domain.summary import RunSummary
@@ -105,6 +106,8 @@ def actions_table(report: RunReport) -> Table:
                     what = f"WARN {action.upcoming.value}"
                 due = f"{action.due:%Y-%m-%d}" if action.due else ""
                 why = result.error or result.note or action.reason.sentence
+                if action.kind is ActionKind.EXEMPT and user.exemption is not None:
+                    why = describe_exemption(user.exemption)  # source, end, reason
                 if result.secret:
                     why = f"new key {result.new_key_id} in {result.secret.name}"
                 table.add_row(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from keyrotate.config import (
     partition_for_region,
 )
 from keyrotate.domain.errors import InputError
+from keyrotate.domain.exemptions import ScopeExemption
 from keyrotate.domain.policy import RotationPolicy, UnusedKeyAction
 
 
@@ -171,6 +172,15 @@ ENV_SAMPLES: dict[str, tuple[str, object]] = {
     "exclude_accounts": ("999988887777", ("999988887777",)),
     "exemption_group": ("Exempt", "Exempt"),
     "exemption_tag": ("rotation:skip", "rotation:skip"),
+    "account_exemptions": (
+        "111122223333;expires=2027-01-31;reason=vendor appliance,/Root/Sandbox",
+        (
+            ScopeExemption(
+                "account", "111122223333", datetime(2027, 1, 31, tzinfo=UTC), "vendor appliance"
+            ),
+            ScopeExemption("ou", "/Root/Sandbox"),
+        ),
+    ),
     "resource_owner_tag": ("Owner", "Owner"),
     "force_users": ("123456789012:alice,123456789012:svc.bot", ("123456789012:alice",
                                                                 "123456789012:svc.bot")),
@@ -216,6 +226,7 @@ ENV_SAMPLES: dict[str, tuple[str, object]] = {
     "report_bucket": ("keyrotate-reports", "keyrotate-reports"),
     "report_prefix": ("reports/", "reports/"),
     "read_policy_name": ("read-own-key", "read-own-key"),
+    "orphan_grace_days": ("45", 45),
 }
 # fmt: on
 

@@ -52,7 +52,6 @@ def test_an_exemption_ending_within_the_warning_period_is_a_note(
     "exemption",
     [
         Exemption("tag", "appliance", NOW + WEEK + timedelta(seconds=1)),  # not yet
-        Exemption("tag", "appliance", NOW),  # over: the user is planned like any other
         Exemption("tag", "appliance"),  # no end
         Exemption("group", "member of IAMKeyRotationExemptionGroup"),
         Exemption("protected", "carries the tag keyrotate:protected"),
@@ -66,3 +65,21 @@ def test_one_note_per_user_in_the_order_given() -> None:
     first = tagged("a-user", "until=broken")
     second = UserKeys("b-user", (), exemption=Exemption("tag", "", NOW + timedelta(days=2)))
     assert [n.split(":", 1)[0] for n in notes(first, second)] == ["user a-user", "user b-user"]
+
+
+def test_an_ended_exemption_is_a_note_saying_it_no_longer_exempts() -> None:
+    user = UserKeys("vendor", (), exemption=Exemption("tag", "appliance", NOW))
+    (note,) = notes(user)
+    assert note.startswith("user vendor: its exemption (tag keyrotate:exempt) ended on ")
+    assert "no longer exempts" in note
+    assert "remove the tag keyrotate:exempt" in note
+
+
+def test_an_account_exemption_is_one_note_for_the_account_not_one_per_user() -> None:
+    ended = Exemption("ou", "vendor estate", NOW - timedelta(days=1), scope="/Root/Vendors")
+    users = [UserKeys(name, (), exemption=ended) for name in ("a", "b", "c")]
+    (note,) = notes(*users)
+    assert note.startswith("account: its exemption (exempt by OU /Root/Vendors until ")
+    assert "vendor estate" in note
+    assert "its users' keys are rotated like any other's" in note
+    assert "AccountExemptions" in note

@@ -82,7 +82,7 @@ def test_the_scan_puts_iams_fences_before_any_exemption_the_code_keeps() -> None
     )
     plain = IamUser("bob", arn("bob"))
     assert exemption_of(plain, {}, {"bob"}, options) == Exemption(
-        "group", f"member of {options.exemption_group}"
+        "group", f"member of {options.exemption_group}", scope=options.exemption_group
     )
     assert exemption_of(plain, {}, set(), options) is None
 

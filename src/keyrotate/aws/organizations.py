@@ -102,6 +102,7 @@ def list_accounts(
     include: Iterable[str] = (),
     exclude: Iterable[str] = (),
     principal: str | None = None,
+    exempt_ous: Iterable[str] = (),
 ) -> Inventory:
     """Every ACTIVE account in scope, plus the skipped ones (non-ACTIVE, excluded, unknown).
 
@@ -112,6 +113,9 @@ def list_accounts(
       "not in organization", one outside the OU scope as "outside the OU scope".
     - ``exclude``: these accounts are skipped as "excluded".
     - ``principal``: who makes the calls (a role ARN), named in access-denied messages.
+    - ``exempt_ous``: the OUs the AccountExemptions setting names (ids or paths): each must
+      be an OU of this organization, or an exemption meant for it would silently exempt
+      nothing; an :class:`InputError` says which.
 
     The management account is an account like any other here: it is listed when in scope.
     Accounts come sorted by id; skipped ones follow the same order.
@@ -124,6 +128,8 @@ def list_accounts(
 
     paths = {node_id: node.path for node_id, node in tree.items()}
     scope_ids = [resolve_ou(ou, paths) for ou in scope_ous]
+    for ou in exempt_ous:
+        resolve_ou(ou, paths, field="account_exemptions")
     in_scope_ous = _subtree(tree, scope_ids) if scope_ids else set(tree)
 
     accounts: list[Account] = []

@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, model_
 
 from keyrotate.aws.regions import partition_for_region
 from keyrotate.config.values import (
+    AccountExemption,
     AccountId,
     ActionCap,
     ActionCount,
@@ -32,6 +33,7 @@ from keyrotate.config.values import (
     ExternalId,
     Flag,
     ForcedUser,
+    GraceDays,
     GroupName,
     HostName,
     IamName,
@@ -52,6 +54,7 @@ from keyrotate.config.values import (
     UserArnPattern,
     WorkerCount,
     comma_list,
+    exemption_list,
     lowercase,
     placeholders_of,
 )
@@ -98,6 +101,7 @@ ENV_VARIABLES: Final = MappingProxyType(
         "exclude_accounts": ("ExcludeAccounts",),
         "exemption_group": ("IAMExemptionGroup",),
         "exemption_tag": ("ExemptionTag",),
+        "account_exemptions": ("AccountExemptions",),
         "protected_user_arns": ("ProtectedUserArns",),
         "managed_user_path": ("ManagedUserPath",),
         "resource_owner_tag": ("ResourceOwnerTag",),
@@ -139,6 +143,7 @@ ENV_VARIABLES: Final = MappingProxyType(
         "report_bucket": ("ReportBucket",),
         "report_prefix": ("ReportPrefix",),
         "read_policy_name": ("ReadSecretPolicyName", "ReadPolicyName"),
+        "orphan_grace_days": ("OrphanGracePeriod",),
     }
 )
 
@@ -192,6 +197,11 @@ class Settings(BaseModel):
     exclude_accounts: Annotated[tuple[AccountId, ...], _List] = ()
     exemption_group: GroupName = "IAMKeyRotationExemptionGroup"
     exemption_tag: TagKey = "keyrotate:exempt"
+    # Whole accounts exempt, by id or by OU (id or path), each with an optional end and
+    # reason (keyrotate.domain.exemptions.ScopeExemption; docs/cli.md "Exemptions").
+    account_exemptions: Annotated[
+        tuple[AccountExemption, ...], BeforeValidator(exemption_list)
+    ] = ()
     # The code's copy of member-role.yaml's fences (keyrotate.domain.protection): users IAM
     # never lets the member role change are planned nothing and reported as protected.
     protected_user_arns: Annotated[tuple[UserArnPattern, ...], _List] = ()
@@ -255,6 +265,9 @@ class Settings(BaseModel):
     # The customer-managed policy (member-role.yaml) that lets a user read its own secret;
     # attached to a user when its first key is stored. Empty: attach nothing.
     read_policy_name: IamName | None = "keyrotate-read-own-secret"
+    # Days a secret stays orphaned (its user, or the key it holds, gone) before
+    # `keyrotate cleanup --enforce` schedules its deletion (keyrotate.service.cleanup).
+    orphan_grace_days: GraceDays = 30
 
     _sources: dict[str, Source] = PrivateAttr(default_factory=dict)
     _env_read: dict[str, str] = PrivateAttr(default_factory=dict)  # field -> variable read

@@ -11,16 +11,20 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from email.utils import parseaddr
 from string import Formatter
 from typing import Annotated
 
+import yaml
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from keyrotate.aws.regions import is_known_region, known_regions
+from keyrotate.domain.exemptions import ScopeExemption
 from keyrotate.domain.kms_keys import ALIAS, is_key_identifier
 from keyrotate.domain.secret_names import SECRET_NAME_CHARACTERS, SECRET_NAME_MAX, is_secret_name
+from keyrotate.domain.state_tags import parse_stamp
 
 
 def problem(kind: str, fix: str) -> PydanticCustomError:
@@ -409,3 +413,119 @@ KmsAlias = Annotated[str, BeforeValidator(_kms_alias)]
 def lowercase(value: object) -> object:
     """Enumerations are matched case-insensitively ('SMTP' means 'smtp')."""
     return value.strip().lower() if isinstance(value, str) else value
+
+
+# --- account and OU exemptions -------------------------------------------------------------
+
+EXEMPTION_FIX = (
+    "write each exemption as {account: '123456789012'} or {ou: ou-ab12-cdef3456 or "
+    "/Root/Path}, with optional expires: 2027-01-31 and reason: text; in the environment "
+    "'123456789012;expires=2027-01-31;reason=text' items separated by commas, or the YAML list"
+)
+_ENTRY_KEYS = frozenset({"account", "ou", "expires", "reason"})
+
+
+def exemption_list(value: object) -> object:
+    """The AccountExemptions list from what a source delivers: a YAML list already, or a
+    string (environment, flag): a YAML flow list when it starts with '[', else comma-separated
+    items in the exemption tag's syntax."""
+    if not isinstance(value, str):
+        return comma_list(value)
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise problem("exemptions", f"fix the YAML list; {EXEMPTION_FIX}") from None
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _exemption_entry(value: object) -> ScopeExemption:
+    if isinstance(value, ScopeExemption):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a lone unquoted account id
+    if isinstance(value, str):
+        value = _entry_from_text(value)
+    if not isinstance(value, dict) or set(value) - _ENTRY_KEYS:
+        raise problem("exemption", EXEMPTION_FIX)
+    targets = [key for key in ("account", "ou") if value.get(key) not in (None, "")]
+    if len(targets) != 1:
+        raise problem("exemption", f"name exactly one account or one ou per entry; {EXEMPTION_FIX}")
+    kind = targets[0]
+    target = _account_id(value[kind]) if kind == "account" else _ou_target(value[kind])
+    reason = value.get("reason")
+    if reason is not None and not isinstance(reason, str | int | float):
+        raise problem("exemption", "write the reason as text")
+    return ScopeExemption(kind, target, _expiry(value.get("expires")), str(reason or "").strip())
+
+
+def _entry_from_text(text: str) -> dict[str, object]:
+    """'123456789012;expires=2027-01-31;reason=vendor': the target, then the tag's fields."""
+    head, *fields = [part.strip() for part in text.split(";")]
+    entry: dict[str, object] = {"ou" if _looks_like_ou(head) else "account": head}
+    for field in fields:
+        name, sep, content = field.partition("=")
+        name = "expires" if name.strip() == "until" else name.strip()
+        if not sep or name not in ("expires", "reason"):
+            raise problem("exemption", f"unknown part {field!r}; {EXEMPTION_FIX}")
+        entry[name] = content.strip()
+    return entry
+
+
+def _looks_like_ou(text: str) -> bool:
+    return text.startswith(("/", "ou-", "r-"))
+
+
+def _ou_target(value: object) -> str:
+    if isinstance(value, str) and re.fullmatch(f"{OU_ID_PATTERN}|{OU_PATH_PATTERN}", value.strip()):
+        return value.strip()
+    raise problem("ou_id", OU_FIX)
+
+
+def _expiry(value: object) -> datetime | None:
+    """An end as a date (00:00 UTC that day) or a moment; None for no end."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    moment = parse_stamp(str(value).strip()) if isinstance(value, str) else None
+    if moment is None:
+        raise problem("expires", "write the end as a date such as 2027-01-31 (00:00 UTC)")
+    return moment
+
+
+AccountExemption = Annotated[ScopeExemption, BeforeValidator(_exemption_entry)]
+
+# How long a secret stays orphaned (its user or key gone) before `keyrotate cleanup --enforce`
+# schedules its deletion (keyrotate.service.cleanup).
+GraceDays = Annotated[
+    int,
+    BeforeValidator(
+        _number_between(
+            1, 3650, "a number of days", " (the time an owner has to notice before it goes)"
+        )
+    ),
+]
+
+
+# --- events (docs/events.md) -----------------------------------------------------------------
+
+_EVENT_BUS = re.compile(
+    r"[A-Za-z0-9._\-/]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[A-Za-z0-9._\-/]{1,256}"
+)
+
+
+def _event_bus(value: object) -> str:
+    if isinstance(value, str) and _EVENT_BUS.fullmatch(value.strip()):
+        return value.strip()
+    raise problem(
+        "event_bus",
+        "use 'default' (the account's default bus), a bus name of letters, digits and ._-/, "
+        "or an event bus ARN",
+    )
+
+
+EventBusName = Annotated[str, BeforeValidator(_event_bus)]

@@ -139,7 +139,12 @@ def current_key(keys: Sequence[AccessKey], secret_key_id: str | None) -> AccessK
     return newest
 
 
-_EXEMPT_REASONS = {"group": Reason.EXEMPT_GROUP, "protected": Reason.PROTECTED}
+_EXEMPT_REASONS = {
+    "group": Reason.EXEMPT_GROUP,
+    "protected": Reason.PROTECTED,
+    "account": Reason.EXEMPT_ACCOUNT,
+    "ou": Reason.EXEMPT_OU,
+}
 
 
 def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:

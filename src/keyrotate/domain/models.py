@@ -89,14 +89,18 @@ NO_STATE = KeyState()
 
 @dataclass(frozen=True, slots=True)
 class Exemption:
-    """Why a user is left alone: its group membership or its exemption tag."""
+    """Why a user is left alone: its group membership, its exemption tag, or its account's
+    exemption by id or OU (the AccountExemptions setting, keyrotate.domain.exemptions)."""
 
-    source: str  # "group", "tag" or "protected" (keyrotate.domain.protection)
+    # "group", "tag", "account", "ou" or "protected" (keyrotate.domain.protection)
+    source: str
     reason: str = ""
     until: datetime | None = None
     # What of the exemption tag could not be read; the exemption holds regardless (nothing
     # is changed when in doubt) and the run reports it (keyrotate.domain.exemptions).
     problem: str | None = None
+    # What granted it: the group's name, the tag's key, the account id, the OU's id or path.
+    scope: str = ""
 
     def applies(self, now: datetime) -> bool:
         return self.until is None or now < self.until
@@ -171,6 +175,8 @@ class Reason(Enum):
     )
     EXEMPT_GROUP = "the user is in the exemption group"
     EXEMPT_TAG = "the user carries the exemption tag"
+    EXEMPT_ACCOUNT = "the user's account is exempt (AccountExemptions)"
+    EXEMPT_OU = "the user's account is in an exempt OU (AccountExemptions)"
     # IAM itself denies keyrotate any change to the user (keyrotate.domain.protection).
     PROTECTED = "the user is protected: IAM denies keyrotate any change to it"
     # docs/incident-response.md: a leaked key, a restored key, a key reactivated by hand.

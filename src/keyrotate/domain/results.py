@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from keyrotate.domain.models import AccessKey, Account, Action, ActionKind, Plan, UserKeys
+from keyrotate.domain.models import (
+    AccessKey,
+    Account,
+    Action,
+    ActionKind,
+    Exemption,
+    Plan,
+    UserKeys,
+)
 
 
 class RunStatus(StrEnum):
@@ -73,6 +81,9 @@ class UserResult:
     plan: Plan
     results: tuple[ActionResult, ...]
     inputs: UserKeys | None = None  # what the engine judged (state, exemption), for forecasts
+    # The user's exemption, holding or ended (source, scope, reason, end): the report shows
+    # it; kept apart from ``inputs`` because it travels with the results (report_io).
+    exemption: Exemption | None = None
 
     def result_for(self, key_id: str) -> ActionResult | None:
         """The most significant result touching ``key_id`` (a change before a notice)."""

@@ -135,7 +135,8 @@ def parse_exemption(value: str) -> Exemption:
     if "=" in value:
         fields = dict(part.split("=", 1) for part in value.split(";") if "=" in part)
         reason = fields.get(EXEMPT_REASON, "").strip()
-        raw_until = fields.get(EXEMPT_UNTIL, "").strip()
+        # "expires" is the AccountExemptions entries' word for the same end (docs/cli.md)
+        raw_until = (fields.get(EXEMPT_UNTIL) or fields.get("expires") or "").strip()
         if raw_until:
             until = parse_stamp(raw_until)
             if until is None:

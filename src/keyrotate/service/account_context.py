@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from keyrotate.aws.verify import verify_key
+from keyrotate.domain.models import Exemption
 from keyrotate.service.options import Clock, RunOptions
 from keyrotate.service.ports import IamReader, IamWriter, KeyVerifier, SecretLister, SecretWriter
 
@@ -33,6 +34,9 @@ class AccountContext(Generic[IamT, SecretsT]):
     options: RunOptions
     clock: Clock
     verifier: KeyVerifier = verify_key  # STS GetCallerIdentity with the new key
+    # The account's own exemption (its id or an OU it sits in, AccountExemptions): every
+    # user's, unless one of its own lasts longer (keyrotate.service.scan.exemption_of).
+    exemption: Exemption | None = None
 
     def secret_name(self, user_name: str) -> str:
         return self.options.secret_name(self.account_id, user_name)

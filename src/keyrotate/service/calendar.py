@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from keyrotate.domain.exemptions import describe as describe_exemption
 from keyrotate.domain.forecast import Forecast, forecast
+from keyrotate.domain.models import ActionKind
 from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.results import RunReport
 from keyrotate.service.report import public_key_id, report_key_slot
@@ -29,16 +31,30 @@ def calendar(
 def calendar_rows(
     report: RunReport, policy: RotationPolicy, until: datetime
 ) -> list[dict[str, Any]]:
-    """The calendar as records, keys shown the way the run report shows them."""
-    return [
-        {
-            "date": entry.when.date().isoformat(),
-            "account_id": account_id,
-            "user_name": entry.user_name,
-            "access_key_id": public_key_id(entry.key_id),
-            "access_key_slot": report_key_slot(entry.key_id),
-            "action": entry.kind.value,
-            "reason": entry.reason.sentence,
-        }
-        for account_id, entry in calendar(report, policy, until)
-    ]
+    """The calendar as records, keys shown the way the run report shows them. An EXEMPT
+    entry's reason says what exempts the user, until when and why (its ``exemption``)."""
+    exemptions = {
+        (account.account.account_id, user.user_name): describe_exemption(user.exemption)
+        for account in report.accounts
+        for user in account.users
+        if user.exemption is not None
+    }
+    rows: list[dict[str, Any]] = []
+    for account_id, entry in calendar(report, policy, until):
+        exemption = exemptions.get((account_id, entry.user_name))
+        exempt = entry.kind is ActionKind.EXEMPT and exemption is not None
+        rows.append(
+            {
+                "date": entry.when.date().isoformat(),
+                "account_id": account_id,
+                "user_name": entry.user_name,
+                "access_key_id": public_key_id(entry.key_id),
+                "access_key_slot": report_key_slot(entry.key_id),
+                "action": entry.kind.value,
+                "reason": f"{entry.reason.sentence}: {exemption}"
+                if exempt
+                else entry.reason.sentence,
+                "exemption": exemption,
+            }
+        )
+    return rows

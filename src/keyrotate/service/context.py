@@ -135,6 +135,7 @@ class RunContext:
             principal=inventory_principal(
                 settings.org_list_account, settings.org_list_role, sessions
             ),
+            exempt_ous=[e.target for e in settings.account_exemptions if e.kind == "ou"],
         )
 
 

@@ -97,6 +97,8 @@ class AccountItem(_Event):
     name: ShortText
     email: ShortText
     ou_path: Annotated[str, StringConstraints(max_length=2048)] = "/"
+    # The root's and OUs' ids down to the account: what an OU exemption by id matches.
+    ou_ids: tuple[Annotated[str, StringConstraints(max_length=68)], ...] = ()
 
 
 class RotateAccountEvent(_Event):

@@ -108,6 +108,7 @@ def account_item(account: Account) -> AccountItem:
         name=account.name,
         email=account.email,
         ou_path=account.ou_path,
+        ou_ids=account.ou_ids,
     )
 
 
@@ -164,7 +165,9 @@ def rotate_one(context: RunContext, item: AccountItem) -> AccountSummaryItem:
     An account whose role cannot be assumed, or whose calls are denied, comes back with
     ``status: failed`` and the reason (``run_account`` never raises for AWS errors).
     """
-    account = Account(item.account_id, item.name, item.email, ou_path=item.ou_path)
+    account = Account(
+        item.account_id, item.name, item.email, ou_path=item.ou_path, ou_ids=item.ou_ids
+    )
     settings, options, clock = context.settings, context.options, context.clock
     # Templates and transport first: a bad mail setting fails before any key changes.
     notifier = context.notifier

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from keyrotate.domain.credential_report import is_report_key_id
-from keyrotate.domain.models import ActionKind
+from keyrotate.domain.exemptions import describe as describe_exemption
+from keyrotate.domain.models import ActionKind, Exemption
 from keyrotate.domain.results import (
     AccountResult,
     NotificationResult,
@@ -87,7 +88,24 @@ def _user_records(
             "secret_name": secret.name if secret else None,
             "secret_arn": secret.arn if secret else None,
             "secret_region": secret.region if secret else None,
+            # added in schema 1: what exempts the user (or did: "active" false once ended)
+            "exemption": exemption_record(user.exemption, now),
         }
+
+
+def exemption_record(exemption: Exemption | None, now: datetime) -> dict[str, Any] | None:
+    """The user's exemption for the report: source (group, tag, account, ou, protected), what
+    granted it (scope), reason, end, whether it still exempts, and the line tables show."""
+    if exemption is None:
+        return None
+    return {
+        "source": exemption.source,
+        "scope": exemption.scope or None,
+        "reason": exemption.reason or None,
+        "until": _iso(exemption.until),
+        "active": exemption.applies(now),
+        "text": describe_exemption(exemption),
+    }
 
 
 def summary_record(summary: RunSummary) -> dict[str, Any]:

@@ -21,7 +21,16 @@ from datetime import datetime
 from typing import Any
 
 from keyrotate.domain.errors import InputError
-from keyrotate.domain.models import AccessKey, Account, Action, ActionKind, KeyStatus, Plan, Reason
+from keyrotate.domain.models import (
+    AccessKey,
+    Account,
+    Action,
+    ActionKind,
+    Exemption,
+    KeyStatus,
+    Plan,
+    Reason,
+)
 from keyrotate.domain.results import (
     AccountResult,
     ActionResult,
@@ -81,6 +90,7 @@ def _user(user: UserResult) -> dict[str, Any]:
             for key in user.keys
         ],
         "current_key_id": user.plan.current_key_id,
+        "exemption": _exemption(user.exemption),
         "actions": [_action(a) for a in user.plan.actions],
         "results": [
             {
@@ -95,6 +105,30 @@ def _user(user: UserResult) -> dict[str, Any]:
             for r in user.results
         ],
     }
+
+
+def _exemption(exemption: Exemption | None) -> dict[str, Any] | None:
+    if exemption is None:
+        return None
+    return {
+        "source": exemption.source,
+        "reason": exemption.reason,
+        "until": _iso(exemption.until),
+        "problem": exemption.problem,
+        "scope": exemption.scope,
+    }
+
+
+def _exemption_from(data: Mapping[str, Any] | None) -> Exemption | None:
+    if data is None:
+        return None
+    return Exemption(
+        source=str(data["source"]),
+        reason=str(data.get("reason") or ""),
+        until=_moment(data.get("until")),
+        problem=data.get("problem"),
+        scope=str(data.get("scope") or ""),
+    )
 
 
 def notification_entry(notification: NotificationResult) -> dict[str, Any]:
@@ -196,7 +230,8 @@ def _user_from(data: Mapping[str, Any]) -> UserResult:
         )
         for r in data["results"]
     )
-    return UserResult(user_name, data.get("owner"), keys, plan, results)
+    exemption = _exemption_from(data.get("exemption"))
+    return UserResult(user_name, data.get("owner"), keys, plan, results, exemption=exemption)
 
 
 def _required_moment(value: object) -> datetime:

@@ -46,6 +46,7 @@ from keyrotate.domain.credential_report import (
 )
 from keyrotate.domain.engine import plan
 from keyrotate.domain.errors import AccessDenied, AwsError
+from keyrotate.domain.exemptions import strongest
 from keyrotate.domain.models import AccessKey, Exemption, KeyState, UserKeys
 from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.protection import protection_of
@@ -118,9 +119,12 @@ def exemption_of(
     tags: dict[str, str],
     group_members: set[str] | None,
     options: RunOptions,
+    account_exemption: Exemption | None = None,
 ) -> Exemption | None:
     """Why the user is left alone, if it is. IAM's fences first: they hold for good, while
-    an exemption tag may have expired (deploy/README.md "Which fence is which")."""
+    an exemption tag may have expired (deploy/README.md "Which fence is which"). Then the
+    group (no end), the tag and the account's own exemption (by id or OU): the one lasting
+    longest, so an ended tag never hides a running account exemption, nor the reverse."""
     protected = protection_of(
         user.arn, tags, options.protected_user_arns, options.managed_user_path
     )
@@ -128,11 +132,12 @@ def exemption_of(
         return Exemption("protected", protected)
     user_name = user.name
     if group_members is not None and user_name in group_members:
-        return Exemption("group", f"member of {options.exemption_group}")
+        return Exemption(
+            "group", f"member of {options.exemption_group}", scope=options.exemption_group
+        )
     value = tags.get(options.exemption_tag)
-    if value is None:
-        return None
-    return parse_exemption(value)
+    tagged = None if value is None else replace(parse_exemption(value), scope=options.exemption_tag)
+    return strongest(tagged, account_exemption)
 
 
 def missing_group_note(group: str) -> str:
@@ -301,7 +306,7 @@ def build_user(
             secret.tags if secret else None,
             value_written=secret is None or secret.holds_value_of(secret.tags.get(HELD_KEY_TAG)),
         ),
-        exemption=exemption_of(user, tags, directory.members, options),
+        exemption=exemption_of(user, tags, directory.members, options, account.exemption),
         forced=(account.account_id, user.name) in options.force_users,
         owner=tags.get(options.owner_tag) or None,
         # IAM allows ',' in a user name, Secrets Manager not in a secret name: such a user's
