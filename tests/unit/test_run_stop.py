@@ -4,16 +4,20 @@ and each account. On fakes; through the CLI and the emulator: tests/functional/t
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 
 import pytest
 
+from keyrotate.cli.run_command import _interrupts
 from keyrotate.domain.guardrails import Tally
 from keyrotate.domain.models import Account as OrgAccount
 from keyrotate.domain.results import Outcome
 from keyrotate.service.account import run_account
 from keyrotate.service.guardrails import RunGuard
 from keyrotate.service.stop import RunStop, format_duration, parse_duration
+from tests.unit.test_cli_errors import assert_clean_input_error, invoke
 from tests.unit.test_guarded import NOW, Account, outcomes
 
 
@@ -149,3 +153,20 @@ def test_an_account_not_started_before_the_stop_is_reported_deferred_without_a_c
         "(nothing was read or changed)"
     )
     assert released == ["111122223333"]
+
+
+@pytest.mark.parametrize("budget", ["soon", "0", "-1m", "10 minutes"])
+def test_a_time_budget_that_is_no_duration_exits_2_before_any_call(budget: str) -> None:
+    # No AWS here: a run that went on would fail on credentials (exit 1), not exit 2.
+    result = invoke(["run", "--enforce", "--time-budget", budget])
+    assert_clean_input_error(result, "--time-budget", repr(budget), "600, 90s, 10m or 1h")
+
+
+def test_the_first_signal_stops_the_run_and_the_old_handlers_come_back() -> None:
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop = RunStop()
+    with _interrupts(stop):
+        assert signal.getsignal(signal.SIGINT) is not before[signal.SIGINT]
+        os.kill(os.getpid(), signal.SIGTERM)  # handled at once, in this (the main) thread
+        assert stop.reason() == "the run was interrupted (SIGTERM)"
+    assert {sig: signal.getsignal(sig) for sig in before} == before
