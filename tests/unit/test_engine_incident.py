@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from keyrotate.domain import ActionKind, KeyState, Reason, RotationPolicy, plan
 from keyrotate.domain.engine import DEFAULT_SNOOZE, ORPHAN_WINDOW
+from keyrotate.domain.forecast import forecast
 from tests.unit.engine_support import (
     DAY,
     INACTIVE,
@@ -220,3 +221,11 @@ def test_a_snoozed_key_is_never_deleted_before_its_snooze_and_a_recovery_window(
             until = case.user.state.snoozed_until.get(action.key_id or "")
             if until is not None:
                 assert case.now >= until + case.policy.recovery_window
+
+
+def test_the_forecast_of_a_compromised_user_deletes_the_leaked_key_one_window_later() -> None:
+    a = key(A, 30, used_days_ago=0)
+    u = replace(user(a, state=held_by_secret(a)), compromised=True)
+    entries = forecast(u, POLICY, start=NOW, until=NOW + 40 * DAY)
+    seen = [(e.kind, e.key_id, (e.when - NOW).days) for e in entries]
+    assert seen == [(DEACTIVATE, A, 0), (ROTATE, A, 0), (DELETE, A, 10)]

@@ -56,7 +56,14 @@ def forecast(
     moment = start
     while moment <= until:
         keys = [_switched(k, moment) for k in keys]
-        today = replace(user, keys=tuple(keys), state=state, forced=user.forced and moment == start)
+        first = moment == start  # the operator's word (forced, leaked) holds for today only
+        today = replace(
+            user,
+            keys=tuple(keys),
+            state=state,
+            forced=user.forced and first,
+            compromised=user.compromised and first,
+        )
         for action in plan(today, policy, now=moment).actions:
             mark = (action.kind, action.key_id)
             if action.kind in _SHOWN and mark not in seen:
@@ -73,11 +80,21 @@ def forecast(
                 ]
                 dates = {**state.deactivated_at, action.key_id: moment}
                 state = replace(state, deactivated_at=dates)
+                if action.reason is Reason.COMPROMISED:
+                    leaked = {**state.compromised_at, action.key_id: moment}
+                    state = replace(state, compromised_at=leaked)
             elif action.kind is ActionKind.ROTATE:
                 created += 1
                 new_id = f"(new key {created})"
                 keys.append(AccessKey(new_id, KeyStatus.ACTIVE, moment))
-                state = KeyState(new_id, moment, state.deactivated_at, None)
+                state = KeyState(
+                    new_id,
+                    moment,
+                    state.deactivated_at,
+                    None,
+                    snoozed_until=state.snoozed_until,
+                    compromised_at=state.compromised_at,
+                )
         moment += DAY
     return entries
 
