@@ -181,21 +181,39 @@ def test_a_budget_spent_before_the_first_account_defers_every_account_in_the_rep
     finish_with_next_run(lab, org, seeded, reference, leaks)
 
 
-def test_sigint_mid_rotation_finishes_it_reports_the_rest_deferred_and_exits_130(
-    lab: FaultLab, reference: Reference, leaks: Leaks, tmp_path: Path
-) -> None:
+@dataclass
+class Interrupted:
+    org: Org
+    seeded: State
+    held: Hold
+    cli: Cli
+    report_path: Path
+
+
+def interrupt_mid_rotation(lab: FaultLab, tmp_path: Path, *, after: bool) -> Interrupted:
+    """Seed, start ``keyrotate run`` (one worker), hold the member's first CreateAccessKey
+    (rot-new's; ``after``: once the key exists), send SIGINT there and wait until the CLI
+    says it heard. The call is still held: the caller releases it (``lab.gate.clear``)."""
     org = seed_org(lab)
     seeded = read_state(lab, org)
     member = org.accounts["work-0"]
-    held = lab.gate.hold("iam", "CreateAccessKey", 1, after=False, account_id=member)
+    held = lab.gate.hold("iam", "CreateAccessKey", 1, after=after, account_id=member)
     report_path = tmp_path / "report.json"
     cli = Cli.start(lab, tmp_path, "--report", str(report_path), MaxWorkers="1")
-    try:
-        cli.wait_for(held)  # rot-new's rotation is under way: marker written, key not made
-        cli.process.send_signal(signal.SIGINT)
-        cli.wait_for_stderr("SIGINT: no new change will start")
+    cli.wait_for(held)
+    cli.process.send_signal(signal.SIGINT)
+    cli.wait_for_stderr("SIGINT: no new change will start")
+    return Interrupted(org, seeded, held, cli, report_path)
+
+
+def test_sigint_mid_rotation_finishes_it_reports_the_rest_deferred_and_exits_130(
+    lab: FaultLab, reference: Reference, leaks: Leaks, tmp_path: Path
+) -> None:
+    try:  # rot-new's rotation is under way: marker written, key not made yet
+        run = interrupt_mid_rotation(lab, tmp_path, after=False)
     finally:
         lab.gate.clear()
+    org, seeded, cli, report_path = run.org, run.seeded, run.cli, run.report_path
     assert cli.finish(leaks) == 130, cli.stderr()
 
     report = json.loads(report_path.read_text(encoding="utf-8"))
@@ -224,21 +242,14 @@ def test_sigint_mid_rotation_finishes_it_reports_the_rest_deferred_and_exits_130
 def test_a_second_sigint_exits_130_at_once_and_the_next_run_finishes_the_rotation(
     lab: FaultLab, reference: Reference, leaks: Leaks, tmp_path: Path
 ) -> None:
-    org = seed_org(lab)
-    seeded = read_state(lab, org)
-    member = org.accounts["work-0"]
-    held = lab.gate.hold("iam", "CreateAccessKey", 1, after=True, account_id=member)
-    report_path = tmp_path / "report.json"
-    cli = Cli.start(lab, tmp_path, "--report", str(report_path), MaxWorkers="1")
-    try:
-        cli.wait_for(held)  # the key exists; the CLI has not heard
-        cli.process.send_signal(signal.SIGINT)
-        cli.wait_for_stderr("SIGINT: no new change will start")
-        cli.process.send_signal(signal.SIGINT)
-        code = cli.process.wait(timeout=10)  # at once: the held call is still held
-        assert not held.release.is_set()
+    try:  # rot-new's key exists; the CLI has not heard
+        run = interrupt_mid_rotation(lab, tmp_path, after=True)
+        run.cli.process.send_signal(signal.SIGINT)
+        code = run.cli.process.wait(timeout=10)  # at once: the held call is still held
+        assert not run.held.release.is_set()
     finally:
         lab.gate.clear()
+    org, seeded, cli, report_path = run.org, run.seeded, run.cli, run.report_path
     assert cli.finish(leaks) == code == 130
     assert "SIGINT again: exiting now (130)" in cli.stderr()
     assert not report_path.exists()
