@@ -229,3 +229,12 @@ def test_the_forecast_of_a_compromised_user_deletes_the_leaked_key_one_window_la
     entries = forecast(u, POLICY, start=NOW, until=NOW + 40 * DAY)
     seen = [(e.kind, e.key_id, (e.when - NOW).days) for e in entries]
     assert seen == [(DEACTIVATE, A, 0), (ROTATE, A, 0), (DELETE, A, 10)]
+
+
+def test_the_forecast_ends_the_default_snooze_of_a_key_reactivated_by_hand() -> None:
+    a, b = key(A, 112, used_days_ago=1), key(B, 22, used_days_ago=1)
+    u = user(a, b, state=held_by_secret(b, **{A: 2}))
+    entries = forecast(u, POLICY, start=NOW, until=NOW + 30 * DAY)
+    seen = [(e.kind, e.key_id, e.reason, (e.when - NOW).days) for e in entries]
+    assert seen[0] == (HOLD, A, Reason.REACTIVATED_BY_HAND, 0)
+    assert (DEACTIVATE, A) in [(kind, key_id) for kind, key_id, _, _ in seen]

@@ -83,6 +83,10 @@ def forecast(
                 if action.reason is Reason.COMPROMISED:
                     leaked = {**state.compromised_at, action.key_id: moment}
                     state = replace(state, compromised_at=leaked)
+            elif action.reason is Reason.REACTIVATED_BY_HAND and action.due is not None:
+                # as an enforce run records it: the snooze then ends on a fixed date
+                snoozes = {**state.snoozed_until, str(action.key_id): action.due}
+                state = replace(state, snoozed_until=snoozes)
             elif action.kind is ActionKind.ROTATE:
                 created += 1
                 new_id = f"(new key {created})"
