@@ -49,9 +49,7 @@ def key_id(n: int) -> str:
 def _key(
     n: int, age: float, used: float | None = 1, status: KeyStatus = KeyStatus.ACTIVE
 ) -> AccessKey:
-    return AccessKey(
-        key_id(n), status, NOW - age * DAY, None if used is None else NOW - used * DAY
-    )
+    return AccessKey(key_id(n), status, NOW - age * DAY, None if used is None else NOW - used * DAY)
 
 
 def _inputs(kind: ActionKind) -> UserKeys | None:

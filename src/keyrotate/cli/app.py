@@ -39,7 +39,8 @@ from keyrotate.config import Settings, load_settings
 from keyrotate.domain.errors import InputError, KeyrotateError
 from keyrotate.logredact import LOG_LEVEL_ENV, LOG_LEVELS, cli_logging
 
-OutputFormat = Literal["table", "json"]
+OutputFormat = Literal["table", "text", "json", "html", "csv"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("table", "text", "json", "html", "csv")
 R = TypeVar("R")
 
 EXIT_FAILURE = 1
@@ -146,14 +147,16 @@ _COMMON_OPTIONS: tuple[Callable[[Callable[..., Any]], Callable[..., Any]], ...] 
         "report_path",
         type=click.Path(path_type=Path, dir_okay=False),
         default=None,
-        help="Also write the full report (JSON) to this file.",
+        help="Also write the full report to this file: HTML if it ends in .html, CSV in "
+        ".csv, else JSON.",
     ),
     click.option(
         "--output",
-        type=click.Choice(["table", "json"]),
+        type=click.Choice(OUTPUT_FORMATS),
         default="table",
         show_default=True,
-        help="How to print results.",
+        help="How to print results: table (fitted to the terminal), text (one line per row, "
+        "tab-separated, for grep), json, html or csv (the report's formats).",
     ),
 )
 

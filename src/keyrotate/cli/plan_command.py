@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 from rich import box
 from rich.console import Console
-from rich.table import Table
 
 from keyrotate.cli.app import CommandInput, main, settings_options
-from keyrotate.console import account_progress
+from keyrotate.cli.output import echo_lines, run_meta, stdout_console
+from keyrotate.console import Column, account_progress, fitted_table, text_line
 from keyrotate.domain.errors import InputError
 from keyrotate.service.calendar import calendar_rows
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
 from keyrotate.service.organization import run_organization
-from keyrotate.service.report import write_report
+from keyrotate.service.report_files import RunDocument, html_page, write_report_file
 from keyrotate.service.results import KeptAccounts
 
 DEFAULT_CALENDAR_DAYS = 30
@@ -59,17 +61,57 @@ def plan_command(cli: CommandInput, as_of: str | None) -> None:
             context, inventory, KeptAccounts(), on_account_done=tick, notify=False
         )
     rows = calendar_rows(run.report, context.options.policy, until)
+    document = RunDocument(run.report, run.summary, run_meta(cli, LOCAL_RUN_ID))
     if cli.report_path is not None:
-        write_report(run.report, cli.report_path, run.summary)
+        write_report_file(document, cli.report_path)
     if cli.output == "json":
         click.echo(json.dumps({"until": until.isoformat(), "calendar": rows}, indent=2))
-        return
-    table = Table(title=f"keyrotate calendar until {until:%Y-%m-%d}", box=box.SIMPLE)
-    for column in ("date", "account", "user", "key", "action", "reason"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        key = row["access_key_id"] or f"(key {row['access_key_slot']})"
-        table.add_row(
-            row["date"], row["account_id"], row["user_name"], key, row["action"], row["reason"]
+    elif cli.output == "html":  # the run's report page: its calendar, chart and actions
+        click.echo(html_page(document), nl=False)
+    elif cli.output == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=CALENDAR_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    elif cli.output == "text":
+        echo_lines(text_line(row[f] or "" for f in _TEXT_FIELDS) for row in map(_shown, rows))
+    else:
+        console = stdout_console()
+        console.print(
+            fitted_table(
+                f"keyrotate calendar until {until:%Y-%m-%d}",
+                CALENDAR_COLUMNS,
+                ((tuple(_shown(row)[f] or "" for f in _TEXT_FIELDS), None) for row in rows),
+                console.width,
+                box=box.SIMPLE,
+            )
         )
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+# The calendar's columns by priority: when, which key and what happens are never dropped;
+# the user next, then the account (the key id names it), then the reason.
+CALENDAR_COLUMNS = (
+    Column("date", 0, no_wrap=True),
+    Column("account", 2, no_wrap=True),
+    Column("user", 1, min_width=12),
+    Column("key", 0, no_wrap=True),
+    Column("action", 0, no_wrap=True),
+    Column("reason", 3, min_width=16),
+)
+CALENDAR_FIELDS = (
+    "date",
+    "account_id",
+    "user_name",
+    "access_key_id",
+    "access_key_slot",
+    "action",
+    "reason",
+)
+# --output text: date, account id, user, key, action, reason (tab-separated).
+_TEXT_FIELDS = ("date", "account_id", "user_name", "key", "action", "reason")
+
+
+def _shown(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with its key as people read it: the id, or which slot when it was not read."""
+    slot = row.get("access_key_slot")
+    key = row["access_key_id"] or (f"(key {slot})" if slot else "")
+    return {**row, "key": key}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -20,13 +19,15 @@ import click
 from rich.console import Console
 
 from keyrotate.cli.app import CommandInput, main, settings_options
-from keyrotate.console import account_progress, actions_table, summary_table
+from keyrotate.cli.output import print_run, run_meta, stdout_console
+from keyrotate.console import account_progress
 from keyrotate.domain.errors import InputError
 from keyrotate.domain.problems import problem_lines
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
 from keyrotate.service.incident import check_forced_users
 from keyrotate.service.organization import OrganizationRun, run_organization
-from keyrotate.service.report import exit_code, write_document, write_report
+from keyrotate.service.report import exit_code
+from keyrotate.service.report_files import RunDocument
 from keyrotate.service.spill import SpilledAccounts
 from keyrotate.service.stop import (
     RunStop,
@@ -50,15 +51,7 @@ def _finish(
     spilled run reads it back from disk, so none of them counts again.
     """
     report, summary = run.report, run.summary
-    if cli.report_path is not None:
-        write_report(report, cli.report_path, summary)
-    if cli.output == "json":
-        write_document(report, sys.stdout, summary)
-    else:
-        console.print(actions_table(report))
-        console.print(summary_table(report.mode, summary))
-        if cli.report_path is not None:
-            console.print(f"report written to {cli.report_path}")
+    print_run(cli, RunDocument(report, summary, run_meta(cli, LOCAL_RUN_ID)), console)
     for note in report.notes:  # the guardrails that acted: a kill switch, a breaker, a cap
         click.secho(f"guardrails: {note}", err=True, fg="yellow")
     for line in problem_lines(report.accounts):  # the same failure of many users: one line
@@ -181,7 +174,7 @@ def run_command(cli: CommandInput, time_budget: str | None) -> None:
     if cli.report_path is not None:
         check_report_path(cli.report_path)
     _announce_enforce(cli)
-    console = Console(stderr=False, width=None if sys.stdout.isatty() else 160)
+    console = stdout_console()
     context = RunContext.from_settings(cli.settings, LOCAL_RUN_ID)
     stop = context.stop
     if budget is not None:

@@ -26,6 +26,7 @@ OUTCOME_LABELS: Mapping[str, str] = {
     Outcome.PLANNED.value: "would be done (audit mode)",
     Outcome.DONE.value: "done",
     Outcome.FAILED.value: "FAILED",
+    Outcome.PARTIAL.value: "done in part: a later step FAILED",
     Outcome.NOTICE.value: "notice",
     Outcome.SKIPPED.value: "not attempted: an earlier step for this user failed",
     Outcome.DEFERRED.value: "deferred to the next run",
@@ -231,6 +232,11 @@ def _change_summary(result: ActionResult, key: str) -> str:
         if action.kind is ActionKind.ROTATE:
             return f"Key {key} was replaced by the new key{new} in this run."
         return f"Key {key} was {past} in this run."
+    if outcome is Outcome.PARTIAL:
+        return (
+            f"Key {key} was {past} in this run, but a later step failed: "
+            f"{result.error or 'see the report'}."
+        )
     if outcome is Outcome.FAILED:
         return f"keyrotate tried to {verb} key {key} and failed; nothing was changed."
     if outcome is Outcome.SKIPPED:

@@ -28,6 +28,7 @@ from keyrotate.domain.results import (
     UserResult,
 )
 from keyrotate.domain.summary import RunSummary, summarize_run
+from keyrotate.service.report_meta import RunMeta
 
 SCHEMA_VERSION = 1
 SECONDS_PER_DAY = 86_400
@@ -158,9 +159,15 @@ def account_entry(account: AccountResult) -> dict[str, Any]:
     }
 
 
-def to_document_head(report: RunReport, summary: RunSummary | None = None) -> dict[str, Any]:
-    """The document's first fields; ``summary`` when the caller has counted it already."""
-    return {
+def to_document_head(
+    report: RunReport, summary: RunSummary | None = None, meta: RunMeta | None = None
+) -> dict[str, Any]:
+    """The document's first fields; ``summary`` when the caller has counted it already.
+
+    ``meta``: the run's id, the tool's version, the policy and the settings' sources, as
+    the ``run`` object (added in schema 1; absent when the caller has none to give).
+    """
+    head = {
         "schema_version": SCHEMA_VERSION,
         "mode": report.mode,
         "started": _iso(report.started),
@@ -168,6 +175,9 @@ def to_document_head(report: RunReport, summary: RunSummary | None = None) -> di
         "summary": summary_record(summarize_run(report) if summary is None else summary),
         "notes": list(report.notes),
     }
+    if meta is not None:
+        head["run"] = meta.record()
+    return head
 
 
 def notification_record(notification: NotificationResult) -> dict[str, Any]:
@@ -180,20 +190,24 @@ def notification_record(notification: NotificationResult) -> dict[str, Any]:
     }
 
 
-def to_document(report: RunReport, summary: RunSummary | None = None) -> dict[str, Any]:
+def to_document(
+    report: RunReport, summary: RunSummary | None = None, meta: RunMeta | None = None
+) -> dict[str, Any]:
     """The whole report as one value (small runs, tests); files use :func:`write_document`."""
     return {
-        **to_document_head(report, summary),
+        **to_document_head(report, summary, meta),
         "accounts": [account_entry(a) for a in report.accounts],
         "keys": [r for a in report.accounts for r in key_records(a, report.started)],
         "notifications": [notification_record(n) for n in report.notifications],
     }
 
 
-def write_document(report: RunReport, out: TextIO, summary: RunSummary | None = None) -> None:
+def write_document(
+    report: RunReport, out: TextIO, summary: RunSummary | None = None, meta: RunMeta | None = None
+) -> None:
     """:func:`to_document`, written record by record: never whole in memory, one record a
     line (a run of thousands of accounts has hundreds of thousands of key records)."""
-    out.write(json.dumps(to_document_head(report, summary))[:-1])  # the object stays open
+    out.write(json.dumps(to_document_head(report, summary, meta))[:-1])  # stays open
     for name, records in (
         ("accounts", (account_entry(a) for a in report.accounts)),
         ("keys", (r for a in report.accounts for r in key_records(a, report.started))),
