@@ -12,8 +12,10 @@ from keyrotate.domain.state_tags import (
     ROTATED_AT_TAG,
     SELF_USED_TAG,
     STALE_TAG,
+    USER_COMPROMISED,
     USER_DEACTIVATED,
     USER_INTENT,
+    USER_SNOOZE,
     key_state,
     parse_exemption,
     stamp,
@@ -85,3 +87,17 @@ def test_the_tools_own_use_is_read_for_the_key_the_secret_holds_and_empty_means_
     assert key_state({}, {**_secret("AKIANEW", T0), SELF_USED_TAG: ""}).self_used_at is None
     stale = {**_secret("AKIAGONE", T0), SELF_USED_TAG: stamp(checked), STALE_TAG: "true"}
     assert key_state({}, stale).self_used_at is None
+
+
+def test_snoozes_and_leaks_are_read_per_key_from_the_users_tags_and_bad_dates_ignored() -> None:
+    user_tags = {
+        USER_DEACTIVATED + "AKIAOLD": stamp(T0),
+        USER_COMPROMISED + "AKIAOLD": stamp(T0),
+        USER_SNOOZE + "AKIAOTHER": stamp(T0 + timedelta(days=7)),
+        USER_SNOOZE + "AKIABAD": "next tuesday",
+        "team": "payments",
+    }
+    state = key_state(user_tags, None)
+    assert state.compromised_at == {"AKIAOLD": T0}
+    assert state.snoozed_until == {"AKIAOTHER": T0 + timedelta(days=7)}
+    assert state.deactivated_at == {"AKIAOLD": T0}
