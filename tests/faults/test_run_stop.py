@@ -129,7 +129,7 @@ def test_an_account_larger_than_the_budget_is_deferred_and_the_next_run_finishes
     stop = RunStop(clock=lambda: sum(lab.server.calls().total("iam", op) for op in KEY_CHANGES))
     stop.set_deadline(3, budget_sentence(600))
 
-    report = enforce_run(stop=stop, MaxWorkers="1")
+    report = enforce_run(stop=stop, MaxWorkers="1", UserWorkers="1")
 
     for text in iter_texts(report):
         leaks.add("budget run", text)
@@ -199,7 +199,7 @@ def interrupt_mid_rotation(lab: FaultLab, tmp_path: Path, *, after: bool) -> Int
     member = org.accounts["work-0"]
     held = lab.gate.hold("iam", "CreateAccessKey", 1, after=after, account_id=member)
     report_path = tmp_path / "report.json"
-    cli = Cli.start(lab, tmp_path, "--report", str(report_path), MaxWorkers="1")
+    cli = Cli.start(lab, tmp_path, "--report", str(report_path), MaxWorkers="1", UserWorkers="1")
     cli.wait_for(held)
     cli.process.send_signal(signal.SIGINT)
     cli.wait_for_stderr("SIGINT: no new change will start")

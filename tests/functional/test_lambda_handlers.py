@@ -666,6 +666,7 @@ def test_a_function_short_of_time_defers_the_rest_succeeds_and_the_next_run_fini
     payments = org.account("prod-payments")  # 10 changes due
     monkeypatch.setenv("IncludeAccounts", payments.account_id)
     monkeypatch.setenv("VerifyNewKeys", "false")  # seconds per new key, beside the point
+    monkeypatch.setenv("UserWorkers", "1")  # one user at a time: where time runs out is known
     only = dataclasses.replace(org, accounts=(payments,))  # the state read: this account's
     emulator.reset_calls()
     short = ShortOnTime(emulator=emulator, seconds=2.5)
