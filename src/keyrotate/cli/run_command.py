@@ -121,7 +121,7 @@ def _interrupts(stop: RunStop) -> Iterator[None]:
             2,
             (
                 f"{name}: no new change will start; changes under way finish, the rest is "
-                "deferred to the next run and the report is written (again to exit now)\n"
+                "deferred to the next run and the report is written (once more: exit at once)\n"
             ).encode(),
         )
 
