@@ -34,6 +34,18 @@ def put_json(client: S3Client, bucket: str, key: str, document: object) -> str:
     return key
 
 
+def put_text(client: S3Client, bucket: str, key: str, text: str, content_type: str) -> str:
+    """Write ``text`` (UTF-8) at ``s3://bucket/key`` as ``content_type``; return the key."""
+    with translate("s3:PutObject", f"Fix: allow s3:PutObject on s3://{bucket}/{key}"):
+        client.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=text.encode("utf-8"),
+            ContentType=f"{content_type}; charset=utf-8",
+        )
+    return key
+
+
 def get_json(client: S3Client, bucket: str, key: str) -> Any:
     """The JSON document at ``s3://bucket/key``."""
     text = get_object_text(bucket, key, client=client)

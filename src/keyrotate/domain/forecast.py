@@ -118,6 +118,7 @@ def judged_inputs(user: UserResult) -> UserKeys:
         user.user_name,
         user.keys,
         KeyState(secret_key_id=user.plan.current_key_id),
+        exemption=user.exemption,
         forced=Reason.FORCED in reasons,
         owner=user.owner,
         storable=Reason.UNSTORABLE_NAME not in reasons,

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from keyrotate.domain.exemptions import describe as describe_exemption
-from keyrotate.domain.forecast import Forecast, forecast
+from keyrotate.domain.forecast import Forecast, forecast, judged_inputs
 from keyrotate.domain.models import ActionKind
 from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.results import RunReport
@@ -16,13 +16,15 @@ from keyrotate.service.report import public_key_id, report_key_slot
 def calendar(
     report: RunReport, policy: RotationPolicy, until: datetime
 ) -> list[tuple[str, Forecast]]:
-    """(account id, entry) for every action from the run's start to ``until``, by date."""
+    """(account id, entry) for every action from the run's start to ``until``, by date.
+
+    A user read back without its engine inputs (a spilled run, the Lambda digest) is
+    forecast from what its results tell (:func:`~keyrotate.domain.forecast.judged_inputs`).
+    """
     entries: list[tuple[str, Forecast]] = []
     for account in report.accounts:
         for user in account.users:
-            if user.inputs is None:
-                continue
-            found = forecast(user.inputs, policy, start=report.started, until=until)
+            found = forecast(judged_inputs(user), policy, start=report.started, until=until)
             entries.extend((account.account.account_id, entry) for entry in found)
     entries.sort(key=lambda item: (item[1].when, item[0], item[1].user_name))
     return entries

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from keyrotate.aws.s3_objects import get_json, put_json
+from keyrotate.aws.s3_objects import get_json, put_json, put_text
 from keyrotate.config import Settings, load_settings
 from keyrotate.domain.errors import AwsError, InputError
 from keyrotate.domain.models import Account, ActionKind
@@ -53,11 +53,13 @@ from keyrotate.service.lambda_events import (
     parse_event,
 )
 from keyrotate.service.report import to_document
+from keyrotate.service.report_files import RunDocument, html_page
 from keyrotate.service.report_io import (
     account_document,
     account_result_from_document,
     notifications_from_document,
 )
+from keyrotate.service.report_meta import RunMeta
 from keyrotate.service.stop import LAMBDA_MARGIN_SECONDS, lambda_sentence
 
 if TYPE_CHECKING:
@@ -353,11 +355,20 @@ def digest(context: RunContext, event: DigestEvent) -> DigestResult:
 
     report_key = None
     if settings.report_bucket:
+        meta = RunMeta.of(event.run_id, context.options.policy, settings.describe())
         report_key = put_json(
             context.s3,
             settings.report_bucket,
             run_key(context, "report.json"),
-            to_document(report, summary),
+            to_document(report, summary, meta),
+        )
+        # The same run for people, beside it: one self-contained page (docs/readers.md).
+        put_text(
+            context.s3,
+            settings.report_bucket,
+            run_key(context, "report.html"),
+            html_page(RunDocument(report, summary, meta)),
+            "text/html",
         )
     failed = [i for i in items if i.status == "failed"]
     return DigestResult.model_validate(
