@@ -169,14 +169,14 @@ def test_hold_mail_names_the_secret_and_the_commands_to_fetch_the_new_key() -> N
             f"aws secretsmanager get-secret-value --secret-id {secret} --region {REGION} "
             "--query SecretString --output text"
         ) in part
-        assert f"keyrotate credentials --secret {secret}" in part
+        assert f"keyrotate credentials --secret {secret} --region {REGION}" in part
 
 
 def test_deactivate_mail_says_how_to_undo_it_and_until_when() -> None:
     message = owner_mail(one_user("enforce", scenario_user(ActionKind.DEACTIVATE, "enforce")))
     assert message is not None
     text, html = parts(message.email)
-    command = f"keyrotate restore 111111111111:svc-deactivate {key_id(2)}"
+    command = f"keyrotate restore 111111111111:svc-deactivate {key_id(2)} --enforce"
     assert f"undo: {command}" in text
     assert command in html
     assert "deleted (on 2026-03-11)" in text

@@ -113,12 +113,13 @@ def secret_guide(user: UserResult, account_id: str, guide: Guide) -> SecretGuide
             f"aws secretsmanager get-secret-value --secret-id {shlex.quote(name)}{where} "
             "--query SecretString --output text"
         ),
-        helper_command=f"keyrotate credentials --secret {shlex.quote(name)}",
+        helper_command=f"keyrotate credentials --secret {shlex.quote(name)}{where}",
     )
 
 
 def restore_command(account_id: str, user_name: str, key_id: str) -> str:
-    return f"keyrotate restore {shlex.quote(f'{account_id}:{user_name}')} {key_id}"
+    """``keyrotate restore`` as an operator runs it: it only audits without --enforce."""
+    return f"keyrotate restore {shlex.quote(f'{account_id}:{user_name}')} {key_id} --enforce"
 
 
 def user_forecast(user: UserResult, guide: Guide, start: datetime) -> Sequence[Forecast]:
@@ -295,7 +296,7 @@ def _todo(
         return (
             f"If an application stopped working, switch it to the current key in {where}. "
             f"Until key {key} is deleted ({_on(deletion, 'after the recovery window')}), the "
-            "undo command below switches it back on."
+            "undo command below (run by whoever operates keyrotate) switches it back on."
         )
     if kind is ActionKind.DELETE:
         if outcome is Outcome.PLANNED:
