@@ -63,6 +63,41 @@ def readme_parameters(placeholders: Mapping[str, str]) -> dict[str, str]:
     return values
 
 
+def main_stack(
+    *,
+    org_id: str,
+    root_id: str,
+    management_account: str,
+    deployment_account: str,
+    parameters: Mapping[str, str],
+    resources: dict[str, dict[str, str]],
+    region: str = "us-east-1",
+) -> Stack:
+    """main.yaml as the stack ``keyrotate`` with README step 1's parameters (placeholders
+    filled with the test's organization), the test's own ``parameters`` on top."""
+    given = readme_parameters(
+        {
+            "$BUCKET": "keyrotate-code-bucket",
+            "$ZIP": "keyrotate-lambda-0123456789ab.zip",
+            "o-xxxxxxxxxx": org_id,
+            "<management account id>": management_account,
+            "r-xxxx": root_id,
+        }
+    )
+    return Stack(
+        load_template("main.yaml"),
+        {**given, **parameters},
+        pseudo={
+            "AWS::AccountId": deployment_account,
+            "AWS::Region": region,
+            "AWS::Partition": "aws",
+            "AWS::StackName": "keyrotate",
+            "AWS::URLSuffix": "amazonaws.com",
+        },
+        resources=resources,
+    )
+
+
 @dataclass
 class Stack:
     """One stack's resolution context."""

@@ -39,7 +39,7 @@ from keyrotate_emulator.seed import (
 )
 from keyrotate_emulator.strict import Strictness
 
-from .deployed_env import Stack, load_template, readme_parameters
+from .deployed_env import main_stack
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -175,25 +175,12 @@ def deploy(url: str, org: Org, mode: Mode) -> dict[str, dict[str, str]]:
 
 
 def deployed_environment(org: Org, mode: Mode, resources: dict[str, Any]) -> dict[str, str]:
-    parameters = readme_parameters(
-        {
-            "$BUCKET": "keyrotate-code-bucket",
-            "$ZIP": "keyrotate-lambda-0123456789ab.zip",
-            "o-xxxxxxxxxx": org.org_id,
-            "<management account id>": MANAGEMENT_ACCOUNT_ID,
-            "r-xxxx": org.root_id,
-        }
-    )
-    stack = Stack(
-        load_template("main.yaml"),
-        {**parameters, **mode.parameters()},
-        pseudo={
-            "AWS::AccountId": org.deployment,
-            "AWS::Region": REGION,
-            "AWS::Partition": "aws",
-            "AWS::StackName": "keyrotate",
-            "AWS::URLSuffix": "amazonaws.com",
-        },
+    stack = main_stack(
+        org_id=org.org_id,
+        root_id=org.root_id,
+        management_account=MANAGEMENT_ACCOUNT_ID,
+        deployment_account=org.deployment,
+        parameters=mode.parameters(),
         resources=resources,
     )
     environments = stack.function_environments()

@@ -53,7 +53,7 @@ from keyrotate_emulator.seed import (
 )
 from keyrotate_emulator.stepfunctions import Interpreter, executing_state_machines, for_interpreter
 
-from .deployed_env import Stack, load_template, readme_parameters
+from .deployed_env import load_template, main_stack
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -159,34 +159,19 @@ def deploy(org: Org, map_mode: str) -> Deployed:
             for logical_id, arn in roles.items()
         },
     }
-    parameters = readme_parameters(
-        {
-            "$BUCKET": "keyrotate-code-bucket",
-            "$ZIP": "keyrotate-lambda-0123456789ab.zip",
-            "o-xxxxxxxxxx": org.org_id,
-            "<management account id>": MANAGEMENT_ACCOUNT_ID,
-            "r-xxxx": org.root_id,
-        }
-    )
-    parameters.update(
-        {
+    stack = main_stack(
+        org_id=org.org_id,
+        root_id=org.root_id,
+        management_account=MANAGEMENT_ACCOUNT_ID,
+        deployment_account=DEPLOYMENT,
+        parameters={
             "DryRunFlag": "False",
             "MapMode": map_mode,
             "MaxActionsPerAccount": "2",
             "DeployMemberRoleStackSet": "False",
-        }
-    )
-    stack = Stack(
-        template,
-        parameters,
-        pseudo={
-            "AWS::AccountId": DEPLOYMENT,
-            "AWS::Region": REGION,
-            "AWS::Partition": "aws",
-            "AWS::StackName": STACK,
-            "AWS::URLSuffix": "amazonaws.com",
         },
         resources=resources,
+        region=REGION,
     )
     lam = boto3.client("lambda")
     environments = stack.function_environments()
