@@ -5,13 +5,14 @@ Each test builds a small organization of its own (member accounts as member-role
 them up: the role, the read-own-secret policy, the exemption group) and breaks one thing. An
 account whose role cannot be assumed is a fault on AssumeRole into it: moto does not check
 trust policies (docs/emulator.md). moto does not implement SimulatePrincipalPolicy either, so
-here the doctor always falls back to its read probes and reports the writes unchecked (warn).
+the doctor falls back to its read probes and reports the writes unchecked (warn); the last
+tests put a stand-in for IAM's decision in the adapter's place to show the simulated path.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
 
+from keyrotate.aws import iam, preflight, secrets
 from keyrotate.cli import main
 from keyrotate_emulator.faults import Fault
 from keyrotate_emulator.seed import (
@@ -109,8 +111,13 @@ def test_a_ready_organization_passes_with_exit_0_and_no_write_call(
 ) -> None:
     accounts = build_accounts(emulator.url, 2)
     emulator.reset_calls()
-    found = doctor(accounts, {**file_mail(tmp_path), "CredentialReplicationRegions": "us-west-2"})
+    unknown = "999999999999"  # named, but not in the organization: said, not checked
+    found = doctor(
+        [*accounts, unknown], {**file_mail(tmp_path), "CredentialReplicationRegions": "us-west-2"}
+    )
     assert found.exit_code == 0, found.document
+    assert found.rows(unknown)["scope"]["status"] == "warn"
+    assert "not in" in found.rows(unknown)["scope"]["reason"]
     assert found.failing() == set()
     for account_id in accounts:
         rows = found.rows(account_id)
@@ -298,3 +305,80 @@ def test_the_right_smtp_password_logs_in_and_sends_nothing(
     assert found.rows()["mail"]["status"] == "ok"
     assert handler.logins == [True]
     assert handler.mails == []
+
+
+# -- IAM's policy simulation (moto has none: a stand-in decides as IAM would) ---------------
+@dataclass
+class Simulator:
+    """Answers SimulatePrincipalPolicy as IAM would for a role that lacks ``denied``."""
+
+    denied: frozenset[str]
+    asked: list[tuple[str, str, str, dict[str, list[str]]]]
+
+    def __call__(
+        self,
+        client: Any,
+        principal_arn: str,
+        action: str,
+        resource_arn: str,
+        context: Mapping[str, Sequence[str]] | None = None,
+    ) -> preflight.Simulated:
+        self.asked.append(
+            (principal_arn, action, resource_arn, {k: list(v) for k, v in (context or {}).items()})
+        )
+        allowed = action not in self.denied
+        return preflight.Simulated(action, allowed, "allowed" if allowed else "implicitDeny")
+
+
+def simulated(monkeypatch: pytest.MonkeyPatch, denied: set[str]) -> Simulator:
+    simulator = Simulator(frozenset(denied), [])
+    monkeypatch.setattr(preflight, "simulate", simulator)
+    return simulator
+
+
+AUDIT_TIER_DENIES = set(iam.WRITE_PERMISSIONS) | set(secrets.WRITE_PERMISSIONS)
+
+
+def test_an_audit_tier_role_warns_an_audit_doctor_and_fails_an_enforce_one(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (account,) = build_accounts(emulator.url, 1)
+    simulator = simulated(monkeypatch, AUDIT_TIER_DENIES)
+    audit = doctor([account], file_mail(tmp_path))
+    assert audit.exit_code == 0, audit.document
+    assert audit.rows(account)["permissions: read"]["status"] == "ok"
+    assert audit.rows(account)["permissions: write"]["status"] == "warn"
+    enforce = doctor([account], file_mail(tmp_path), "--enforce")
+    assert enforce.exit_code == 1
+    assert enforce.failing() == {(account, "permissions: write")}
+    row = enforce.rows(account)["permissions: write"]
+    assert "iam:CreateAccessKey" in row["reason"]
+    assert "secretsmanager:PutSecretValue" in row["reason"]
+    assert "MemberRoleTier=enforce" in row["fix"]
+    # asked about the member role itself, with what the run's calls would carry
+    role = f"arn:aws:iam::{account}:role/{ROLE}"
+    assert {principal for principal, *_ in simulator.asked} == {role}
+    asked = {action: (resource, context) for _, action, resource, context in simulator.asked}
+    assert asked["iam:AttachUserPolicy"][1] == {
+        "iam:PolicyARN": [f"arn:aws:iam::{account}:policy/{READ_POLICY}"]
+    }
+    assert asked["iam:TagUser"][1] == {"aws:TagKeys": ["keyrotate:intent"]}
+    assert asked["iam:GetGroup"][0] == f"arn:aws:iam::{account}:group/{GROUP}"
+    assert asked["secretsmanager:PutResourcePolicy"][1] == {
+        "secretsmanager:BlockPublicPolicy": ["true"]
+    }
+    assert set(asked) == AUDIT_TIER_DENIES | set(iam.READ_PERMISSIONS) | set(
+        secrets.READ_PERMISSIONS
+    )
+
+
+def test_a_read_the_role_is_denied_fails_whatever_the_mode(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (account,) = build_accounts(emulator.url, 1)
+    simulated(monkeypatch, {"iam:ListAccessKeys"})
+    found = doctor([account], file_mail(tmp_path))
+    assert found.exit_code == 1
+    assert found.failing() == {(account, "permissions: read")}
+    assert found.rows(account)["permissions: read"]["reason"] == "denied: iam:ListAccessKeys"
+    assert found.rows(account)["permissions: write"]["status"] == "ok"

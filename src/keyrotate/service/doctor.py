@@ -105,6 +105,11 @@ def run_doctor(
             if on_account_done is not None:
                 on_account_done(account_id)
     checks = [c for a in ordered for c in by_account[a.account_id]]
+    # Out of the run too (suspended, excluded, not in the organization): said, not checked.
+    checks.extend(
+        Check(account.account_id, "scope", Status.WARN, f"not checked: {reason}")
+        for account, reason in inventory.skipped
+    )
     if context.options.central_account is not None:
         checks.extend(_store_checks(context, context.options.central_account))
     checks.extend(_run_checks(context))
