@@ -66,6 +66,11 @@ KILL_SWITCH = f"/{STACK}/kill-switch"
 DEPLOYMENT = MANAGEMENT_ACCOUNT_ID  # moto's interpreter calls as its default account
 DUE = KeySpec(age_days=95, active=True, used_days_ago=1)
 ROTATE_FUNCTION = f"{STACK}-rotate-account"
+# AWS fails a state whose input or output is over 256 KB (States.DataLimitExceeded); moto does
+# not check. The inline Map's output carries every account's item and result: README's "up to a
+# few hundred accounts" must hold even when they all fail (a long error each).
+STATE_LIMIT = 262_144
+INLINE_ACCOUNTS = 200
 
 
 @dataclass(frozen=True)
@@ -228,12 +233,21 @@ class Run:
         return report
 
     def map_output(self) -> dict[str, Any]:
-        """What the distributed Map put at ResultPath $.map."""
+        """The state the Map passes on (the inventory, and ``results`` or ``map``)."""
         (exited,) = [
             e["stateExitedEventDetails"] for e in self.history if e["type"] == "MapStateExited"
         ]
-        output: dict[str, Any] = json.loads(exited["output"])["map"]
+        output: dict[str, Any] = json.loads(exited["output"])
         return output
+
+    def largest_state(self) -> int:
+        """The largest input or output of a state in the history, in bytes."""
+        return max(
+            len(details.get("input", details.get("output", "")).encode())
+            for event in self.history
+            for key, details in event.items()
+            if key in ("stateEnteredEventDetails", "stateExitedEventDetails")
+        )
 
     def digest(self) -> dict[str, Any]:
         """The digest function's answer, as the execution history recorded it."""
@@ -246,6 +260,11 @@ class Run:
         (answer,) = answers
         digest: dict[str, Any] = answer["Payload"]
         return digest
+
+
+def compact(value: object) -> str:
+    """JSON as Step Functions keeps it in the state."""
+    return json.dumps(value, separators=(",", ":"))
 
 
 def s3_json(key: str) -> Any:
@@ -375,10 +394,16 @@ def test_the_deployed_run_goes_on_past_failed_accounts_and_digests_every_account
     reported = {a["account_id"]: a for a in report["accounts"]}
     assert set(reported) == set(accounts.values())
 
+    if map_mode == "inline":  # the state holds every account's item and result
+        assert run.largest_state() < STATE_LIMIT
+        per_account = max(len(compact(a)) for a in run.map_output()["inventory"]["accounts"])
+        per_account += max(len(compact(r)) for r in run.map_output()["results"])
+        assert INLINE_ACCOUNTS * per_account < STATE_LIMIT, per_account
+
     if map_mode == "distributed":  # items from S3 (ItemReader), results to S3 (ResultWriter)
         items = f"GET /{REPORT_BUCKET}/{run.deployed.report_prefix}run-distributed/accounts.json"
         assert emulator.calls().total("s3", items) == 1  # the counter names S3 calls by path
-        manifest_key = run.map_output()["ResultWriterDetails"]["Key"]
+        manifest_key = run.map_output()["map"]["ResultWriterDetails"]["Key"]
         assert manifest_key.startswith(f"{run.deployed.report_prefix}map-results/")
         manifest = s3_json(manifest_key)
         (written,) = manifest["ResultFiles"]["SUCCEEDED"]
