@@ -118,7 +118,6 @@ class LambdaRoutes:
         self._faults: list[_Armed] = []
         self._invocations: list[Invocation] = []
         self._remaining: RemainingTime | None = None
-        self._original: Any = None
 
     # what tests set -----------------------------------------------------------------------
     def inject(self, fault: InvokeFault) -> None:
