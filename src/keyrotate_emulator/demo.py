@@ -32,7 +32,8 @@ from keyrotate.console import actions_table, summary_table
 from keyrotate.service.context import RunContext
 from keyrotate.service.options import Clock, utc_now
 from keyrotate.service.organization import OrganizationRun, run_organization
-from keyrotate.service.report import write_report
+from keyrotate.service.report_files import RunDocument, write_report_file
+from keyrotate.service.report_meta import RunMeta
 from keyrotate.service.spill import SpilledAccounts
 from keyrotate_emulator.demo_org import DemoManifest, seed_demo_organization
 from keyrotate_emulator.seed import iam_client, read_own_secret_policy
@@ -119,7 +120,10 @@ def run_demo(
             settings = demo_settings(out_dir, enforce=mode == "enforce", extra=extra)
             context = RunContext.from_settings(settings, f"demo-{mode}", clock=clock)
             run = run_organization(context, context.list_inventory(), SpilledAccounts())
-            write_report(run.report, out_dir / f"{mode}-report.json", run.summary)
+            meta = RunMeta.of(f"demo-{mode}", context.options.policy, settings.describe())
+            document = RunDocument(run.report, run.summary, meta)
+            for suffix in ("json", "html"):  # the stable report, and the page for people
+                write_report_file(document, out_dir / f"{mode}-report.{suffix}")
             runs[mode] = run
     return DemoRun(manifest, runs["audit"], runs["enforce"], out_dir)
 
@@ -139,11 +143,15 @@ def main(out_dir: Path) -> None:
         ("2. enforce pass", demo.enforce),
     ):
         console.rule(title)
-        console.print(actions_table(run.report))
+        console.print(actions_table(run.report, width=console.width))
         console.print(summary_table(run.report.mode, run.summary))
     console.rule("files")
     console.print(
         f"reports: {demo.out_dir / 'audit-report.json'}, {demo.out_dir / 'enforce-report.json'}"
+    )
+    console.print(
+        f"pages (open in a browser): {demo.out_dir / 'audit-report.html'}, "
+        f"{demo.out_dir / 'enforce-report.html'}"
     )
     console.print(
         f"mails (.eml, open in any mail client): {demo.mail_dir}/audit, {demo.mail_dir}/enforce"
