@@ -319,15 +319,18 @@ class Simulator:
         self,
         client: Any,
         principal_arn: str,
-        action: str,
+        actions: Sequence[str],
         resource_arn: str,
         context: Mapping[str, Sequence[str]] | None = None,
-    ) -> preflight.Simulated:
-        self.asked.append(
-            (principal_arn, action, resource_arn, {k: list(v) for k, v in (context or {}).items()})
-        )
-        allowed = action not in self.denied
-        return preflight.Simulated(action, allowed, "allowed" if allowed else "implicitDeny")
+    ) -> list[preflight.Simulated]:
+        asked = {k: list(v) for k, v in (context or {}).items()}
+        self.asked.extend((principal_arn, a, resource_arn, asked) for a in actions)
+        return [
+            preflight.Simulated(
+                a, a not in self.denied, "implicitDeny" if a in self.denied else "allowed"
+            )
+            for a in actions
+        ]
 
 
 def simulated(monkeypatch: pytest.MonkeyPatch, denied: set[str]) -> Simulator:

@@ -48,32 +48,37 @@ class Simulated:
 def simulate(
     client: IAMClient,
     principal_arn: str,
-    action: str,
+    actions: Sequence[str],
     resource_arn: str,
     context: Mapping[str, Sequence[str]] | None = None,
-) -> Simulated:
-    """IAM's decision for ``principal_arn`` doing ``action`` on ``resource_arn``.
+) -> list[Simulated]:
+    """IAM's decision for ``principal_arn`` doing each of ``actions`` on ``resource_arn``.
 
-    ``context``: condition keys with the values the run's call would carry (a tag key, the
+    ``context``: condition keys with the values the run's calls would carry (a tag key, the
     policy being attached), so conditioned statements are judged as they would be.
     """
     entries: list[Any] = [
         {"ContextKeyName": key, "ContextKeyValues": list(values), "ContextKeyType": "stringList"}
         for key, values in (context or {}).items()
     ]
+    decisions: dict[str, str] = {}
     try:
         with translate("iam:SimulatePrincipalPolicy"):
-            response = client.simulate_principal_policy(
+            pages = client.get_paginator("simulate_principal_policy").paginate(
                 PolicySourceArn=principal_arn,
-                ActionNames=[action],
+                ActionNames=list(actions),
                 ResourceArns=[resource_arn],
                 ContextEntries=entries,
             )
+            for page in pages:
+                for result in page.get("EvaluationResults", []):
+                    decisions[result["EvalActionName"]] = str(result["EvalDecision"])
     except ResponseParserError as exc:  # an endpoint without the API (the emulator: HTML 500)
         raise AwsError("iam:SimulatePrincipalPolicy", "Unsupported", "no answer") from exc
-    results = response.get("EvaluationResults", [])
-    decision = str(results[0]["EvalDecision"]) if results else "implicitDeny"
-    return Simulated(action, decision == "allowed", decision)
+    return [
+        Simulated(a, decisions.get(a) == "allowed", decisions.get(a, "implicitDeny"))
+        for a in actions
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,12 +208,17 @@ def _permission_checks(context: RunContext, account_id: str) -> list[Check]:
     client = context.sessions.for_account(account_id).client(
         "iam", config=retry_config(max_attempts=1, mode="standard")
     )
+    # One question per resource and condition context: a handful of calls per account.
+    batches: dict[tuple[str, str], tuple[list[str], dict[str, list[str]]]] = {}
+    for action, resource, condition in _needed_actions(context, account_id):
+        key = (resource, repr(sorted(condition.items())))
+        batches.setdefault(key, ([], condition))[0].append(action)
     denied: dict[str, str] = {}
     try:
-        for action, resource, condition in _needed_actions(context, account_id):
-            result = preflight.simulate(client, role_arn, action, resource, condition)
-            if not result.allowed:
-                denied[action] = result.decision
+        for (resource, _), (actions, condition) in batches.items():
+            for result in preflight.simulate(client, role_arn, actions, resource, condition):
+                if not result.allowed:
+                    denied[result.action] = result.decision
     except KeyrotateError as exc:
         reason = f"policy simulation unavailable ({exc.code if isinstance(exc, AwsError) else exc})"
         return [
