@@ -18,6 +18,8 @@ from keyrotate_emulator.seed import age_key
 
 DAY = timedelta(days=1)
 _SECRET_STAMPS = (tags.ROTATED_AT_TAG, tags.SELF_USED_TAG, tags.PREDECESSOR_DEACTIVATED_TAG)
+# per-key moments on the user: deactivated, deactivated as leaked, snoozed until
+_USER_STAMPS = (tags.USER_DEACTIVATED, tags.USER_COMPROMISED, tags.USER_SNOOZE)
 
 
 def backend_key(account_id: str, key_id: str) -> Any:
@@ -52,7 +54,7 @@ def pass_days(account_id: str, users: Iterable[str], days: float) -> None:
         moved = {
             t["Key"]: tags.stamp(when - shift)
             for t in iam.list_user_tags(UserName=user)["Tags"]
-            if t["Key"].startswith(tags.USER_DEACTIVATED)
+            if t["Key"].startswith(_USER_STAMPS)
             and (when := tags.parse_stamp(t["Value"])) is not None
         }
         if moved:

@@ -3,8 +3,8 @@ honest outcomes (``partial``), ``keyrotate rotate --compromised``, ``keyrotate r
 keys reactivated by hand. An organization of the management account alone, a few users.
 
 Time: the CLI reads the real clock. Where a test needs days to pass, it moves the recorded
-past instead (the deactivation tags keyrotate wrote, a key's last use): for the engine,
-"deactivated 11 days ago" and "the clock moved 11 days on" are the same input.
+past instead (:func:`tests.functional.clock_support.pass_days`, or one record by hand): for
+the engine, "deactivated 11 days ago" and "the clock moved 11 days on" are the same input.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from keyrotate_emulator.seed import (
     read_own_secret_policy,
     seed_users,
 )
+from tests.functional.clock_support import pass_days
 
 ACCOUNT = MANAGEMENT_ACCOUNT_ID
 OWNER = "owner@example.com"
@@ -181,11 +182,10 @@ def test_a_compromised_key_is_off_at_once_replaced_and_deleted_after_the_recover
 
     # The next runs keep the leaked key for its recovery window, then delete it: its age
     # (30 days, far from the 110 of delete_after) does not matter.
-    marks = (tags.USER_DEACTIVATED + old, tags.USER_COMPROMISED + old)
-    _backdate("svc-leak", *marks, days=9)
+    pass_days(ACCOUNT, ["svc-leak"], 9)
     assert cli("run", "--enforce").code == 0
     assert old in _statuses("svc-leak")
-    _backdate("svc-leak", *marks, days=11)
+    pass_days(ACCOUNT, ["svc-leak"], 2)
     later = cli("run", "--enforce")
     assert later.code == 0, later.stderr
     assert _statuses("svc-leak") == {new: "Active"}
