@@ -11,7 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from keyrotate.aws import iam, organizations, preflight, s3, s3_objects, secrets, ses, session, ssm
+from keyrotate.aws import (
+    events,
+    iam,
+    organizations,
+    preflight,
+    s3,
+    s3_objects,
+    secrets,
+    securityhub,
+    ses,
+    session,
+    ssm,
+)
 
 
 def _declared(permissions: Iterable[str], *actions: str) -> frozenset[str]:
@@ -62,6 +74,7 @@ ROTATE_ACCOUNT_FUNCTION_AUDIT = (
     | frozenset(s3.PERMISSIONS)  # operator's template overrides
     | frozenset(secrets.READ_PERMISSIONS)  # central mode: the state of the central secrets
     | MAIL
+    | frozenset(securityhub.PERMISSIONS)  # SecurityHubFindings: audits report findings too
 )
 # Central mode: secrets live in the deployment account, written by this role.
 ROTATE_ACCOUNT_FUNCTION = (
@@ -69,6 +82,7 @@ ROTATE_ACCOUNT_FUNCTION = (
     | frozenset(secrets.WRITE_PERMISSIONS)
     | frozenset(secrets.KMS_PERMISSIONS)
     | KILL_SWITCH
+    | frozenset(events.PERMISSIONS)  # EventBusName: change events, enforce runs only
 )
 DIGEST_FUNCTION = (
     FUNCTION_RUNTIME | frozenset(s3_objects.PERMISSIONS) | frozenset(s3.PERMISSIONS) | MAIL

@@ -185,6 +185,8 @@ ENV_SAMPLES: dict[str, tuple[str, object]] = {
     "force_users": ("123456789012:alice,123456789012:svc.bot", ("123456789012:alice",
                                                                 "123456789012:svc.bot")),
     "workers": ("16", 16),
+    "event_bus": ("keyrotate-changes", "keyrotate-changes"),
+    "security_hub_findings": ("True", True),
     "region": ("eu-central-1", "eu-central-1"),
     "profile": ("security-audit", "security-audit"),
     "scan_mode": ("per-user", ScanMode.PER_USER),

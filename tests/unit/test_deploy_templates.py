@@ -49,7 +49,7 @@ FUNCTION_ENVIRONMENT = {
     "EmailTransport", "EmailSender", "ReportBucket", "ReportPrefix", "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE", "ReadSecretPolicyName", "SMTPHost",
     "MaxActionsPerRun", "MaxActionsPerAccount", "FailureBreakerPercent",
-    "FailureBreakerMinActions", "KillSwitchParameter",
+    "FailureBreakerMinActions", "KillSwitchParameter", "EventBusName", "SecurityHubFindings",
 }  # fmt: skip
 
 

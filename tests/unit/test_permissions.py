@@ -20,12 +20,14 @@ from botocore import xform_name
 from cfnlint.decode import cfn_yaml
 
 from keyrotate.aws import (
+    events,
     iam,
     organizations,
     own_secret,
     s3,
     s3_objects,
     secrets,
+    securityhub,
     ses,
     session,
     ssm,
@@ -49,6 +51,8 @@ ADAPTERS: dict[str, tuple[Any, str, frozenset[str]]] = {
     "s3": (s3, "s3", frozenset()),
     "s3_objects": (s3_objects, "s3", frozenset()),
     "own_secret": (own_secret, "secretsmanager", frozenset()),  # the consumer's, no role's
+    "events": (events, "events", frozenset()),
+    "securityhub": (securityhub, "securityhub", frozenset()),
 }
 
 

@@ -30,6 +30,7 @@ from keyrotate.config.values import (
     EmailAddress,
     EmailDomain,
     EmailSender,
+    EventBusName,
     ExternalId,
     Flag,
     ForcedUser,
@@ -143,6 +144,8 @@ ENV_VARIABLES: Final = MappingProxyType(
         "report_bucket": ("ReportBucket",),
         "report_prefix": ("ReportPrefix",),
         "read_policy_name": ("ReadSecretPolicyName", "ReadPolicyName"),
+        "event_bus": ("EventBusName",),
+        "security_hub_findings": ("SecurityHubFindings",),
         "orphan_grace_days": ("OrphanGracePeriod",),
     }
 )
@@ -265,6 +268,11 @@ class Settings(BaseModel):
     # The customer-managed policy (member-role.yaml) that lets a user read its own secret;
     # attached to a user when its first key is stored. Empty: attach nothing.
     read_policy_name: IamName | None = "keyrotate-read-own-secret"
+    # Where each change is published as an EventBridge event (docs/events.md): 'default',
+    # a bus name or ARN. None: no events.
+    event_bus: EventBusName | None = None
+    # Security Hub findings (ASFF) for overdue, held and blocked keys, archived when fixed.
+    security_hub_findings: Flag = False
     # Days a secret stays orphaned (its user, or the key it holds, gone) before
     # `keyrotate cleanup --enforce` schedules its deletion (keyrotate.service.cleanup).
     orphan_grace_days: GraceDays = 30

@@ -24,12 +24,14 @@ from keyrotate.aws.session import AccountSessions, base_session, role_session_na
 from keyrotate.notify import Notifier, NotifyOptions
 from keyrotate.service.guardrails import ParameterReader, RunGuard
 from keyrotate.service.options import Clock, RunOptions, utc_now
+from keyrotate.service.publishing import RunPublisher
 from keyrotate.service.stop import RunStop
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from keyrotate.config import Settings
+    from keyrotate.domain.results import AccountResult
 
 DEFAULT_REGION = "us-east-1"
 # A run outside Step Functions has no execution name: CloudTrail shows keyrotate-run.
@@ -104,6 +106,21 @@ class RunContext:
     def s3(self) -> S3Client:
         """The run's S3 client: the report bucket and the Distributed Map's result files."""
         return make_client(self.sessions.base, self.settings.region)
+
+    @functools.cached_property
+    def publisher(self) -> RunPublisher:
+        """Events and findings of each account (off unless configured; no call when made)."""
+        return RunPublisher.from_settings(
+            self.settings, self.sessions, region=self.options.region, run_id=self.run_id
+        )
+
+    def publish(self, result: AccountResult) -> AccountResult:
+        """Publish one account's changes; what could not be published becomes its notes.
+
+        Called by every caller of ``run_account``, one account at a time (never from the
+        account threads: clients are made here on first use).
+        """
+        return self.publisher.publish_account(result, now=self.clock())
 
     def guard(self, account_ids: Iterable[str] = ()) -> RunGuard:
         """The run's guardrails for ``account_ids`` (their budget is granted in id order).

@@ -178,6 +178,7 @@ def rotate_one(context: RunContext, item: AccountItem) -> AccountSummaryItem:
     # digest says when the run's total went past MaxActionsPerRun).
     guard = context.guard([account.account_id])
     result = run_account(account, context.sessions, options, now=now, clock=clock, guard=guard)
+    result = context.publish(result)  # events and findings, before the mail
     notifications = notifier.notify_account(result, mode=settings.mode, started=now)
     counts = summarize_account(result, past_rotation_cutoff(options.policy, now))
     summary = AccountSummaryItem.of(result, counts + summarize_notifications(notifications))

@@ -72,7 +72,7 @@ def run_accounts(
         done = as_completed(futures)
         del futures  # as_completed lets go of each future once yielded: so must we
         for future in done:
-            result = future.result()
+            result = context.publish(future.result())
             if on_account_done is not None:
                 on_account_done(result)
             keep(result)
