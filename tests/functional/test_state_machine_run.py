@@ -448,6 +448,7 @@ def test_an_audit_request_runs_the_deployed_machine_to_success_and_changes_nothi
     emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with deployed(emulator, monkeypatch, "inline") as setup:
+        emulator.reset_calls()  # count the run's calls only
         run = execute(setup, emulator.url, "audit-once", request='{"mode": "audit"}')
     assert run.execution["status"] == "SUCCEEDED"
     output = json.loads(run.execution["output"])  # the digest's answer
