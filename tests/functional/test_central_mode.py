@@ -28,6 +28,7 @@ from keyrotate_emulator.seed import (
     UserSpec,
     create_member_roles,
     create_multi_region_key,
+    read_own_secret_policy,
     seed_users,
 )
 
@@ -192,6 +193,11 @@ def test_an_existing_secret_gains_a_newly_added_replica_region_on_its_next_rotat
     now = datetime.now(UTC)
     member = OrganizationBuilder(moto_endpoint).account("m", "m@example.com", "Workloads")
     create_member_roles(moto_endpoint, [member.account_id], ROLE_NAME)
+    # what member-role.yaml deploys: without it every rotation here would be partial
+    client(moto_endpoint, member.account_id, "iam").create_policy(
+        PolicyName="keyrotate-read-own-secret",
+        PolicyDocument=read_own_secret_policy(member.account_id),
+    )
     (old,) = seed_users(
         moto_endpoint,
         member.account_id,
