@@ -100,3 +100,7 @@ def test_plan_prints_its_calendar_as_text_and_csv(moto_endpoint: str) -> None:
         "DEACTIVATE",
         "DELETE",
     ]
+    page = _invoke("plan", "--output", "html")
+    assert page.exit_code == 0, page.stderr
+    assert page.stdout.startswith("<!DOCTYPE html>")
+    assert "svc-due" in page.stdout
