@@ -1,12 +1,15 @@
 """The emulator's server-side wrappers, seen by real boto3 clients over HTTP.
 
 Paging makes moto answer like real IAM (at most N items, Marker), the counter counts what
-clients spend, and faults fail exactly the calls they name in the protocol's error shape.
+clients spend, faults fail exactly the calls they name in the protocol's error shape, and a
+latency makes each call wait as a round trip to AWS would.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -352,3 +355,18 @@ def test_the_gate_holds_the_nth_call_after_moto_performed_it_and_keeps_issued_se
 def test_a_server_made_without_the_gate_says_so() -> None:
     with pytest.raises(RuntimeError, match="gate=True"):
         _ = EmulatorServer().gate
+
+
+def test_a_latency_makes_every_api_call_wait_and_parallel_calls_wait_together(
+    server: EmulatorServer,
+) -> None:
+    iam = boto3.client("iam", endpoint_url=server.url, config=NO_RETRY, **KEYS)
+    iam.list_users()  # the client's first call pays for loading its models
+    server.latency_seconds = 0.3
+    started = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: iam.list_users(), range(4)))
+    waited = time.perf_counter() - started
+    assert 0.3 <= waited < 1.2  # four calls at once: one wait, not four
+    server.restore_defaults()
+    assert server.latency_seconds == 0.0  # as the server was made

@@ -187,6 +187,7 @@ ENV_SAMPLES: dict[str, tuple[str, object]] = {
     "workers": ("16", 16),
     "event_bus": ("keyrotate-changes", "keyrotate-changes"),
     "security_hub_findings": ("True", True),
+    "user_workers": ("12", 12),
     "region": ("eu-central-1", "eu-central-1"),
     "profile": ("security-audit", "security-audit"),
     "scan_mode": ("per-user", ScanMode.PER_USER),

@@ -93,6 +93,8 @@ BAD_INPUTS: tuple[BadInput, ...] = (
     BadInput("workers-zero", "workers (MaxWorkers)", "'0'", {"MaxWorkers": "0"},
              also=("from 1 to 64",)),
     BadInput("workers-too-many-file", "workers", "65", yaml="workers: 65\n"),
+    BadInput("user-workers-too-many", "user_workers (UserWorkers)", "'33'",
+             {"UserWorkers": "33"}, also=("from 1 to 32",)),
     # guardrails
     BadInput("max-actions-per-run-zero", "max_actions_per_run (MaxActionsPerRun)", "'0'",
              {"MaxActionsPerRun": "0"}, also=("from 2 to 100000", "audit mode")),

@@ -59,6 +59,8 @@ DEFAULT_DURATION_SECONDS = 3600
 MIN_DURATION_SECONDS = 900
 MAX_DURATION_SECONDS = 43200
 
+MAX_POOL_CONNECTIONS = 64
+
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _ROLE_NAME = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
@@ -82,6 +84,10 @@ def retry_config(max_attempts: int = 10, mode: str = "adaptive") -> Config:
         connect_timeout=10,
         read_timeout=60,
         user_agent_extra="keyrotate",
+        # One client serves an account's users at once (UserWorkers, up to 32), and the
+        # central store's every account's: past botocore's 10 pooled connections, each call
+        # would open a connection and throw it away (with a warning).
+        max_pool_connections=MAX_POOL_CONNECTIONS,
     )
 
 

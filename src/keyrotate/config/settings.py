@@ -53,6 +53,7 @@ from keyrotate.config.values import (
     TagKey,
     TemplateLocation,
     UserArnPattern,
+    UserWorkerCount,
     WorkerCount,
     comma_list,
     exemption_list,
@@ -108,6 +109,7 @@ ENV_VARIABLES: Final = MappingProxyType(
         "resource_owner_tag": ("ResourceOwnerTag",),
         "force_users": ("ForceUsers",),
         "workers": ("MaxWorkers",),
+        "user_workers": ("UserWorkers",),
         "region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
         "profile": ("AWS_PROFILE",),
         "scan_mode": ("ScanMode",),
@@ -212,6 +214,8 @@ class Settings(BaseModel):
     resource_owner_tag: TagKey = "ResourceOwner"
     force_users: Annotated[tuple[ForcedUser, ...], _List] = ()
     workers: WorkerCount = 8
+    # users of one account changed at once; their new keys' verifications overlap beyond it
+    user_workers: UserWorkerCount = 8
     region: Region | None = None
     profile: str | None = None
     scan_mode: Annotated[ScanMode, _Lower] = ScanMode.AUTO

@@ -80,6 +80,13 @@ Days = Annotated[int, BeforeValidator(_whole_number)]  # positivity/order: Rotat
 WorkerCount = Annotated[
     int, BeforeValidator(_number_between(1, 64, "a number of parallel accounts"))
 ]
+# Users of one account changed at once (keyrotate.service.guarded). IAM throttles an account
+# past a few tens of calls a second; adaptive retries absorb the rest.
+MAX_USER_WORKERS = 32
+UserWorkerCount = Annotated[
+    int,
+    BeforeValidator(_number_between(1, MAX_USER_WORKERS, "a number of users at once")),
+]
 Port = Annotated[int, BeforeValidator(_number_between(1, 65535, "a TCP port number"))]
 
 # The guardrails of an enforce run (keyrotate.domain.guardrails). A cap below 2 could never

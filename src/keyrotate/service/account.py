@@ -17,6 +17,7 @@ from keyrotate.domain.models import Account
 from keyrotate.domain.results import AccountResult, UserResult
 from keyrotate.service.account_context import AccountContext
 from keyrotate.service.execute import audit
+from keyrotate.service.fanout import map_bounded
 from keyrotate.service.guarded import Guarded, enforce_guarded
 from keyrotate.service.guardrails import AccountTurn, RunGuard
 from keyrotate.service.options import Clock, RunOptions
@@ -64,9 +65,11 @@ def read_account(account: AccountContext[Iam, SecretStore], *, now: datetime) ->
     if not any(u.needs_keys for u in scanned.users):
         return scanned
     fresh = account.options.enforce
-    users: list[ScannedUser] = [
-        read_keys(account, u, fresh_last_used=fresh) if u.needs_keys else u for u in scanned.users
-    ]
+
+    def read(user: ScannedUser) -> ScannedUser:
+        return read_keys(account, user, fresh_last_used=fresh) if user.needs_keys else user
+
+    users = map_bounded(read, scanned.users, account.options.user_workers)
     return AccountScan(tuple(users), scanned.path, scanned.notes)
 
 

@@ -172,6 +172,13 @@ class RunBreaker:
         with self._lock:
             return self._why
 
+    def could_trip(self, pending: Tally) -> bool:
+        """Whether ``pending`` changes (under way, their outcome unknown) could trip it: the
+        worst case of each is ``pending`` as given (keyrotate.service.guarded)."""
+        with self._lock:
+            worst = self._tally + pending
+            return self._why is None and worst.trips(self.percent, self.min_actions)
+
 
 def breaker_sentence(tally: Tally, percent: int, where: str) -> str:
     return (

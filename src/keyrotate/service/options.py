@@ -53,6 +53,7 @@ class RunOptions:
     verify_first_wait: float
     scan_mode: ScanMode
     workers: int
+    user_workers: int  # users of one account changed at once (keyrotate.service.guarded)
     # the guardrails of an enforce run (keyrotate.service.guardrails)
     max_actions_per_run: int
     max_actions_per_account: int
@@ -99,6 +100,7 @@ class RunOptions:
             verify_first_wait=VERIFY_FIRST_WAIT_SECONDS,
             scan_mode=settings.scan_mode,
             workers=settings.workers,
+            user_workers=settings.user_workers,
             max_actions_per_run=settings.max_actions_per_run,
             max_actions_per_account=settings.max_actions_per_account,
             failure_breaker_percent=settings.failure_breaker_percent,
