@@ -48,7 +48,11 @@ KILL_SWITCH = _declared(ssm.PERMISSIONS, "ssm:GetParameter")
 # Every action by which keyrotate changes a user, a key, a tag or a secret: what an audit
 # never needs and its tier never grants (nor the KMS use that storing a secret implies;
 # kms:Decrypt itself is also the functions' runtime need, for their own data key).
-WRITES = frozenset(iam.WRITE_PERMISSIONS) | frozenset(secrets.WRITE_PERMISSIONS)
+WRITES = (
+    frozenset(iam.WRITE_PERMISSIONS)
+    | frozenset(secrets.WRITE_PERMISSIONS)
+    | frozenset(secrets.CLEANUP_PERMISSIONS)
+)
 
 # member-role.yaml: the role assumed in every account (scan, rotate, store in member mode);
 # the KMS actions only with MemberSecretsKmsKeyAlias (aws/secretsmanager needs no grant).
@@ -58,6 +62,8 @@ MEMBER_ROLE_AUDIT = (
     | frozenset(secrets.READ_PERMISSIONS)
     | _declared(preflight.PERMISSIONS, "iam:SimulatePrincipalPolicy")
 )
+# (WRITES includes `keyrotate cleanup --enforce`'s DeleteSecret: member mode's secrets live
+# here; the template grants it only on secrets a run marked orphaned.)
 MEMBER_ROLE = MEMBER_ROLE_AUDIT | WRITES | frozenset(secrets.KMS_PERMISSIONS)
 
 # org-list-role.yaml: the role that lists the organization's accounts

@@ -39,7 +39,10 @@ WRITE_PERMISSIONS: tuple[str, ...] = (
     "secretsmanager:ReplicateSecretToRegions",
     "secretsmanager:TagResource",
 )
-PERMISSIONS: tuple[str, ...] = READ_PERMISSIONS + WRITE_PERMISSIONS
+# `keyrotate cleanup --enforce` only: an orphaned secret, into its recovery window (never at
+# once). Not a run's: no Lambda function is granted it (keyrotate.permissions).
+CLEANUP_PERMISSIONS: tuple[str, ...] = ("secretsmanager:DeleteSecret",)
+PERMISSIONS: tuple[str, ...] = READ_PERMISSIONS + WRITE_PERMISSIONS + CLEANUP_PERMISSIONS
 
 # The tags that say which key the secret holds: written just before the value, restored if
 # the value cannot be written.
@@ -236,6 +239,12 @@ class SecretStore:
         # none and rotates again.
         with contextlib.suppress(AwsError):
             self.tag(name, restore)
+
+    def delete(self, name: str, *, recovery_window_days: int) -> None:
+        """Schedule the secret's deletion after ``recovery_window_days`` (7 to 30), during
+        which RestoreSecret brings it back. Never ForceDeleteWithoutRecovery."""
+        with translate("secretsmanager:DeleteSecret"):
+            self._client.delete_secret(SecretId=name, RecoveryWindowInDays=recovery_window_days)
 
     def tag(self, name: str, tags: Mapping[str, str]) -> None:
         with translate("secretsmanager:TagResource"):

@@ -6,6 +6,7 @@ so that it registers itself on the group.
 """
 
 from keyrotate.cli import (
+    cleanup_command,
     config_command,
     credentials_command,
     demo_command,
@@ -19,6 +20,7 @@ from keyrotate.cli.app import CommandInput, main, report_errors, settings_option
 
 __all__ = [
     "CommandInput",
+    "cleanup_command",
     "config_command",
     "credentials_command",
     "demo_command",

@@ -12,10 +12,11 @@ from keyrotate.aws.iam import Iam
 from keyrotate.aws.secrets import SecretStore
 from keyrotate.domain.engine import plan
 from keyrotate.domain.errors import AwsError
-from keyrotate.domain.exemptions import exemption_notes
-from keyrotate.domain.models import Account
+from keyrotate.domain.exemptions import exemption_notes, scope_exemption
+from keyrotate.domain.models import Account, Exemption
 from keyrotate.domain.results import AccountResult, UserResult
 from keyrotate.service.account_context import AccountContext
+from keyrotate.service.cleanup import orphan_notes
 from keyrotate.service.execute import audit
 from keyrotate.service.fanout import map_bounded
 from keyrotate.service.guarded import Guarded, enforce_guarded
@@ -23,8 +24,8 @@ from keyrotate.service.guardrails import AccountTurn, RunGuard
 from keyrotate.service.options import Clock, RunOptions
 from keyrotate.service.scan import AccountScan, ScannedUser, read_keys, scan
 from keyrotate.service.snoozes import hand_snoozes
-from keyrotate.service.targets import targeted
 from keyrotate.service.stop import not_started_note
+from keyrotate.service.targets import targeted
 
 if TYPE_CHECKING:
     from keyrotate.aws.session import AccountSessions
@@ -33,9 +34,16 @@ log = logging.getLogger(__name__)
 
 
 def open_account(
-    account_id: str, sessions: AccountSessions, options: RunOptions, clock: Clock
+    account_id: str,
+    sessions: AccountSessions,
+    options: RunOptions,
+    clock: Clock,
+    *,
+    exemption: Exemption | None = None,
 ) -> AccountContext[Iam, SecretStore]:
-    """One IAM client and one secret store per account, shared by all its users."""
+    """One IAM client and one secret store per account, shared by all its users.
+
+    ``exemption``: the account's own (:func:`account_exemption`), if any."""
     store_account = options.central_account or account_id
     secrets_client = sessions.client(store_account, "secretsmanager", options.region)
     return AccountContext(
@@ -51,7 +59,14 @@ def open_account(
         ),
         options=options,
         clock=clock,
+        exemption=exemption,
     )
+
+
+def account_exemption(account: Account, options: RunOptions) -> Exemption | None:
+    """The account's exemption by id or OU (AccountExemptions), resolved here from its place
+    in the organization so that the engine only ever sees a user's exemption."""
+    return scope_exemption(options.account_exemptions, account)
 
 
 def read_account(account: AccountContext[Iam, SecretStore], *, now: datetime) -> AccountScan:
@@ -70,7 +85,7 @@ def read_account(account: AccountContext[Iam, SecretStore], *, now: datetime) ->
         return read_keys(account, user, fresh_last_used=fresh) if user.needs_keys else user
 
     users = map_bounded(read, scanned.users, account.options.user_workers)
-    return AccountScan(tuple(users), scanned.path, scanned.notes)
+    return replace(scanned, users=tuple(users))
 
 
 def run_account(
@@ -124,7 +139,13 @@ def _run_account(
         options = replace(options, enforce=False)
     first_notes = (halted,) if halted is not None else ()
     try:
-        context = open_account(account.account_id, sessions, options, clock)
+        context = open_account(
+            account.account_id,
+            sessions,
+            options,
+            clock,
+            exemption=account_exemption(account, options),
+        )
         scanned = read_account(context, now=now)
     except AwsError as exc:
         log.warning("account %s failed: %s", account.account_id, exc)
@@ -138,8 +159,17 @@ def _run_account(
         guarded = Guarded({name: audit(p) for name, p in plans.items()})
     writing = options.enforce and not guarded.breaker_tripped  # no write once it tripped
     snoozed = hand_snoozes(plans, context if writing else None)
+    orphaned = orphan_notes(context, scanned, now, write=writing)
     users = tuple(
-        UserResult(u.name, u.inputs.owner, u.keys, plans[u.name], guarded.results[u.name], u.inputs)
+        UserResult(
+            u.name,
+            u.inputs.owner,
+            u.keys,
+            plans[u.name],
+            guarded.results[u.name],
+            u.inputs,
+            exemption=u.inputs.exemption,
+        )
         for u in scanned.users
     )
     notes = (
@@ -153,6 +183,7 @@ def _run_account(
         ),
         *guarded.notes,
         *snoozed,
+        *orphaned,
     )
     return AccountResult(
         account,

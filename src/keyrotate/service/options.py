@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from keyrotate.config import ScanMode
+from keyrotate.domain.exemptions import ScopeExemption
 from keyrotate.domain.kms_keys import check_central_key
 from keyrotate.domain.policy import RotationPolicy
 
@@ -35,6 +36,11 @@ class RunOptions:
     region: str
     exemption_group: str
     exemption_tag: str
+    # Whole accounts exempt by id or OU (AccountExemptions); matched per account by
+    # keyrotate.domain.exemptions.scope_exemption.
+    account_exemptions: tuple[ScopeExemption, ...]
+    # Days a secret stays orphaned before `keyrotate cleanup --enforce` deletes it.
+    orphan_grace_days: int
     # member-role.yaml's ProtectedUserArns and ManagedUserPath (keyrotate.domain.protection)
     protected_user_arns: tuple[str, ...]
     managed_user_path: str
@@ -86,6 +92,8 @@ class RunOptions:
             region=region,
             exemption_group=settings.exemption_group,
             exemption_tag=settings.exemption_tag,
+            account_exemptions=settings.account_exemptions,
+            orphan_grace_days=settings.orphan_grace_days,
             protected_user_arns=settings.protected_user_arns,
             managed_user_path=settings.managed_user_path,
             owner_tag=settings.resource_owner_tag,

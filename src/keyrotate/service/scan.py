@@ -30,7 +30,8 @@ changes nothing, and this keeps it at one call per user that needs a look.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from keyrotate.aws.iam import IamUser
@@ -112,6 +113,11 @@ class AccountScan:
     users: tuple[ScannedUser, ...]
     path: str
     notes: tuple[str, ...] = ()
+    # The account's secrets by name (its prefix's) and every user name of its directory:
+    # what the orphaned secrets are judged on (keyrotate.service.cleanup), whatever users a
+    # narrowed run keeps.
+    secrets: Mapping[str, SecretInfo] = field(default_factory=dict)
+    user_names: frozenset[str] = frozenset()
 
 
 def exemption_of(
@@ -184,7 +190,8 @@ def scan_per_user(account: ReadingAccount, *, notes: tuple[str, ...] = ()) -> Ac
         )
         for user, tags in directory.users
     )
-    return AccountScan(scanned, SCAN_PER_USER, (*notes, *directory.notes))
+    names = frozenset(user.name for user, _ in directory.users)
+    return AccountScan(scanned, SCAN_PER_USER, (*notes, *directory.notes), known_secrets, names)
 
 
 def scan(account: ReadingAccount, *, now: datetime) -> AccountScan:
@@ -236,7 +243,8 @@ def scan_with_report(
         # A user missing from the report was created after it: its keys are unknown.
         needs = row is None or needs_keys(scanned.inputs, policy, now)
         users.append(replace(scanned, report_row=row, needs_keys=needs))
-    return AccountScan(tuple(users), SCAN_REPORT, directory.notes)
+    names = frozenset(user.name for user, _ in directory.users)
+    return AccountScan(tuple(users), SCAN_REPORT, directory.notes, known_secrets, names)
 
 
 def needs_keys(user: UserKeys, policy: RotationPolicy, now: datetime) -> bool:
