@@ -253,7 +253,7 @@ def run_notes(
     digest knows only how many accounts say they were cut short.
     """
     notes: list[str] = []
-    if summary.cut_short_accounts or stopped:
+    if summary.cut_short_accounts:  # a stop that came after the last change cut nothing
         why = f" ({stopped})" if stopped else ""
         notes.append(
             f"the run was cut short{why}: {summary.cut_short_accounts} account(s) stopped "
