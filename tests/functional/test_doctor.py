@@ -28,6 +28,7 @@ from keyrotate.cli import main
 from keyrotate_emulator.faults import Fault
 from keyrotate_emulator.seed import (
     OrganizationBuilder,
+    assume_member_role,
     create_member_roles,
     iam_client,
     read_own_secret_policy,
@@ -44,6 +45,7 @@ USER_PARAM = "/keyrotate/smtp/user"
 PASSWORD_PARAM = "/keyrotate/smtp/password"
 # What a doctor may call: reads, the role, the simulation. Anything else would be a change.
 READ_PREFIXES = ("Get", "List", "Describe", "AssumeRole", "Simulate")
+_SESSION = boto3.session.Session()  # one session: a new one reloads botocore's models
 
 
 @dataclass(frozen=True)
@@ -385,3 +387,38 @@ def test_a_read_the_role_is_denied_fails_whatever_the_mode(
     assert found.failing() == {(account, "permissions: read")}
     assert found.rows(account)["permissions: read"]["reason"] == "denied: iam:ListAccessKeys"
     assert found.rows(account)["permissions: write"]["status"] == "ok"
+
+
+def member_key(url: str, account_id: str, alias: str, region: str, *, enabled: bool = True) -> None:
+    """A customer-managed key under ``alias`` in the member account, as an operator makes it."""
+    kms = _SESSION.client(
+        "kms", region_name=region, endpoint_url=url, **assume_member_role(url, account_id, ROLE)
+    )
+    key_id = kms.create_key(Description="keyrotate secrets")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    if not enabled:
+        kms.disable_key(KeyId=key_id)
+
+
+def test_doctor_finds_a_member_key_missing_in_a_replica_region_or_disabled(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    alias = "alias/keyrotate-secrets"
+    ready, no_replica, disabled = build_accounts(emulator.url, 3)
+    for region in ("us-east-1", "us-west-2"):
+        member_key(emulator.url, ready, alias, region)
+        member_key(emulator.url, disabled, alias, region, enabled=region != "us-west-2")
+    member_key(emulator.url, no_replica, alias, "us-east-1")
+    settings = {
+        **file_mail(tmp_path),
+        "MemberSecretsKmsKeyAlias": alias,
+        "CredentialReplicationRegions": "us-west-2",
+    }
+    emulator.reset_calls()
+    found = doctor([ready, no_replica, disabled], settings)
+    assert found.exit_code == 1
+    assert found.failing() == {(no_replica, "kms us-west-2"), (disabled, "kms us-west-2")}
+    assert found.rows(ready)["kms us-west-2"]["status"] == "ok"
+    assert "Disabled" in found.rows(disabled)["kms us-west-2"]["reason"]
+    assert alias in found.rows(no_replica)["kms us-west-2"]["reason"]
+    assert writes(emulator) == {}
