@@ -56,11 +56,12 @@ WRITES = (
 
 # member-role.yaml: the role assumed in every account (scan, rotate, store in member mode);
 # the KMS actions only with MemberSecretsKmsKeyAlias (aws/secretsmanager needs no grant).
-# keyrotate doctor simulates the role's own permissions (iam:SimulatePrincipalPolicy).
+# keyrotate doctor simulates the role's own permissions (iam:SimulatePrincipalPolicy) and
+# describes the member key (kms:DescribeKey, only with MemberSecretsKmsKeyAlias).
 MEMBER_ROLE_AUDIT = (
     frozenset(iam.READ_PERMISSIONS)
     | frozenset(secrets.READ_PERMISSIONS)
-    | _declared(preflight.PERMISSIONS, "iam:SimulatePrincipalPolicy")
+    | _declared(preflight.PERMISSIONS, "iam:SimulatePrincipalPolicy", "kms:DescribeKey")
 )
 # (WRITES includes `keyrotate cleanup --enforce`'s DeleteSecret: member mode's secrets live
 # here; the template grants it only on secrets a run marked orphaned.)

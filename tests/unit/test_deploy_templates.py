@@ -314,8 +314,9 @@ def test_the_member_role_may_use_only_the_aliased_member_key_through_secrets_man
     (conditional,) = [
         s["Fn::If"]
         for s in role["Statement"]
-        if "Fn::If" in s and any(a.startswith("kms:") for a in s["Fn::If"][1]["Action"])
-    ]  # the only KMS grant
+        if "Fn::If" in s
+        and any(a.startswith("kms:") and a != "kms:DescribeKey" for a in s["Fn::If"][1]["Action"])
+    ]  # the only grant to use a KMS key
     condition, statement, otherwise = conditional
     assert (condition, otherwise) == ("EnforceWithMemberKey", {"Ref": "AWS::NoValue"})
     assert template["Conditions"]["EnforceWithMemberKey"] == {
@@ -330,6 +331,16 @@ def test_the_member_role_may_use_only_the_aliased_member_key_through_secrets_man
     }
     assert template["Conditions"]["HasMemberSecretsKey"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "MemberSecretsKmsKeyAlias"}, ""]}]
+    }
+    # keyrotate doctor's look at the key: its metadata, the aliased key only, both tiers
+    (describe,) = [
+        s["Fn::If"]
+        for s in role["Statement"]
+        if "Fn::If" in s and s["Fn::If"][1]["Action"] == ["kms:DescribeKey"]
+    ]
+    assert describe[0] == "HasMemberSecretsKey"
+    assert describe[1]["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": {"Ref": "MemberSecretsKmsKeyAlias"}}
     }
 
 
