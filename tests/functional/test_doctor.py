@@ -19,7 +19,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
 
@@ -34,6 +33,7 @@ from keyrotate_emulator.seed import (
     read_own_secret_policy,
 )
 from keyrotate_emulator.server import EmulatorServer
+from tests.functional.test_notify_smtp import LoopbackController
 
 ROLE = "keyrotate-member"
 READ_POLICY = "keyrotate-read-own-secret"
@@ -218,14 +218,6 @@ def test_a_verified_ses_identity_passes(emulator: EmulatorServer) -> None:
     assert writes(emulator) == {}  # nothing sent either
 
 
-class _Server(Controller):  # type: ignore[misc]
-    """aiosmtpd on port 0: learn the real port before the readiness check connects."""
-
-    def _trigger_server(self) -> None:
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
 @dataclass
 class Relay:
     logins: list[bool]
@@ -251,7 +243,7 @@ class Relay:
 @pytest.fixture
 def relay() -> Iterator[tuple[Relay, int]]:
     handler = Relay([], [])
-    server = _Server(
+    server = LoopbackController(
         handler,
         hostname="127.0.0.1",
         port=0,
