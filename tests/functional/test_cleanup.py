@@ -75,7 +75,7 @@ class Setup:
         )
 
 
-def _setup(endpoint: str, *, central: bool) -> Setup:
+def _setup(endpoint: str, *, central: bool, replicas: tuple[str, ...] = ()) -> Setup:
     reset_moto(endpoint)
     now = datetime.now(UTC)
     member = OrganizationBuilder(endpoint).account("m", "m@example.com", "Workloads").account_id
@@ -93,7 +93,9 @@ def _setup(endpoint: str, *, central: bool) -> Setup:
     held = {**keys, "carol": "AKIAGONEGONEGONE0000"}  # carol's secret: a key she lost
     for user in ("alice", "bob", "carol", "dave"):
         owner = "999988887777" if user == "dave" else member
+        replicated = {"AddReplicaRegions": [{"Region": r} for r in replicas]} if replicas else {}
         setup.secrets().create_secret(
+            **replicated,
             Name=setup.name(user),
             SecretString=json.dumps({"AccessKeyId": held[user], "UserName": user}),
             Tags=[
@@ -241,7 +243,9 @@ def test_a_secret_put_back_to_use_after_its_mark_is_not_deleted(member_mode: Set
 def test_central_mode_judges_each_accounts_secrets_in_the_central_account(
     moto_endpoint: str,
 ) -> None:
-    setup = _setup(moto_endpoint, central=True)
+    # replicated, as CredentialReplicationRegions makes them: AWS deletes no secret that
+    # still has replicas, so they go first
+    setup = _setup(moto_endpoint, central=True, replicas=("us-west-2",))
     code, first = cleanup(setup, "--enforce")
     assert code == 0, first
     assert {r["user_name"] for r in first["secrets"]} == {"alice", "carol"}
@@ -249,7 +253,11 @@ def test_central_mode_judges_each_accounts_secrets_in_the_central_account(
     setup.age_mark("alice", 31)
     code, done = cleanup(setup, "--enforce")
     assert code == 0
-    assert _by_user(done)["alice"]["outcome"] == "done"
+    assert _by_user(done)["alice"]["outcome"] == "done", done
     assert setup.deleted("alice")
+    replica = client(setup.endpoint, setup.store, "secretsmanager", region="us-west-2")
+    with pytest.raises(replica.exceptions.ResourceNotFoundException):
+        replica.describe_secret(SecretId=setup.name("alice"))
+    assert setup.secrets().describe_secret(SecretId=setup.name("bob"))["ReplicationStatus"]
     assert not setup.deleted("bob")
     assert not setup.deleted("dave")

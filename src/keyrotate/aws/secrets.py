@@ -41,7 +41,10 @@ WRITE_PERMISSIONS: tuple[str, ...] = (
 )
 # `keyrotate cleanup --enforce` only: an orphaned secret, into its recovery window (never at
 # once). Not a run's: no Lambda function is granted it (keyrotate.permissions).
-CLEANUP_PERMISSIONS: tuple[str, ...] = ("secretsmanager:DeleteSecret",)
+CLEANUP_PERMISSIONS: tuple[str, ...] = (
+    "secretsmanager:RemoveRegionsFromReplication",  # a replicated secret cannot be deleted
+    "secretsmanager:DeleteSecret",
+)
 PERMISSIONS: tuple[str, ...] = READ_PERMISSIONS + WRITE_PERMISSIONS + CLEANUP_PERMISSIONS
 
 # The tags that say which key the secret holds: written just before the value, restored if
@@ -240,9 +243,20 @@ class SecretStore:
         with contextlib.suppress(AwsError):
             self.tag(name, restore)
 
-    def delete(self, name: str, *, recovery_window_days: int) -> None:
+    def delete(
+        self, name: str, *, recovery_window_days: int, replica_regions: Sequence[str] = ()
+    ) -> None:
         """Schedule the secret's deletion after ``recovery_window_days`` (7 to 30), during
-        which RestoreSecret brings it back. Never ForceDeleteWithoutRecovery."""
+        which RestoreSecret brings it back. Never ForceDeleteWithoutRecovery.
+
+        Secrets Manager refuses to delete a secret that still has replicas: they are removed
+        first (at once: a replica has no recovery window; the next rotation into a restored
+        secret replicates it again)."""
+        if replica_regions:
+            with translate("secretsmanager:RemoveRegionsFromReplication"):
+                self._client.remove_regions_from_replication(
+                    SecretId=name, RemoveReplicaRegions=list(replica_regions)
+                )
         with translate("secretsmanager:DeleteSecret"):
             self._client.delete_secret(SecretId=name, RecoveryWindowInDays=recovery_window_days)
 

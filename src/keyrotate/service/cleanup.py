@@ -179,17 +179,20 @@ def find_orphans(account: Opened) -> tuple[Orphan, ...]:
     return tuple(found)
 
 
-def _still_deletable(account: Opened, orphan: Orphan, now: datetime, grace: timedelta) -> bool:
-    """Fresh reads just before deleting: the same secret, still orphaned, marked long ago."""
+def _still_deletable(
+    account: Opened, orphan: Orphan, now: datetime, grace: timedelta
+) -> SecretInfo | None:
+    """Fresh reads just before deleting: the same secret, still orphaned, marked long ago
+    (its fresh listing, replicas included); None when it must be kept."""
     info = account.secrets.describe(orphan.name)
     if info is None:
-        return False
+        return None
     owner = secret_owner(orphan.name, info, account.account_id, account.options)
     if owner != orphan.user_name:
-        return False
+        return None
     keys = _user_keys(account.iam, owner)
     again = judge(orphan.name, info.tags, owner, keys)
-    return again is not None and again.deletable(now, grace)
+    return info if again is not None and again.deletable(now, grace) else None
 
 
 def cleanup_account(account: Opened, *, now: datetime, enforce: bool) -> tuple[CleanupItem, ...]:
@@ -225,9 +228,14 @@ def _delete(
     if not enforce:
         return CleanupItem(account.account_id, orphan, DELETE, "planned", gone_at)
     try:
-        if not _still_deletable(account, orphan, now, grace):
+        fresh = _still_deletable(account, orphan, now, grace)
+        if fresh is None:
             return CleanupItem(account.account_id, orphan, DELETE, "kept")
-        account.secrets.delete(orphan.name, recovery_window_days=RECOVERY_WINDOW_DAYS)
+        account.secrets.delete(
+            orphan.name,
+            recovery_window_days=RECOVERY_WINDOW_DAYS,
+            replica_regions=fresh.replica_regions,
+        )
     except AwsError as exc:
         return CleanupItem(account.account_id, orphan, DELETE, "failed", error=str(exc))
     log.info("orphaned secret %s scheduled for deletion", orphan.name)
