@@ -191,6 +191,23 @@ def test_a_compromised_key_is_off_at_once_replaced_and_deleted_after_the_recover
     assert _statuses("svc-leak") == {new: "Active"}
 
 
+def test_a_compromised_user_without_a_free_key_slot_loses_its_key_and_is_warned(
+    moto_endpoint: str, cli: Any
+) -> None:
+    now = datetime.now(UTC)
+    old, current = _org(
+        moto_endpoint, now, _owned("svc-two", KeySpec(40, False), KeySpec(30, True, 0.5))
+    )["svc-two"]
+    _backdate("svc-two", tags.USER_DEACTIVATED + old, days=2)  # deactivated 2 days ago
+
+    run = cli("rotate", f"{ACCOUNT}:svc-two", "--compromised", "--enforce")
+
+    assert run.code == 0, run.stderr
+    assert _statuses("svc-two") == {old: "Inactive", current: "Inactive"}
+    assert "warning: no new key for" in run.stderr
+    assert "older one must be retired first" in run.stderr
+
+
 def test_rotate_is_an_audit_unless_enforce_and_without_compromised_keeps_the_old_key(
     moto_endpoint: str, cli: Any
 ) -> None:
@@ -274,6 +291,10 @@ def test_restore_reactivates_the_key_and_the_next_run_holds_it_until_the_snooze_
     record = _records(after.report, "svc-db")[a]
     assert (record["action"], record["reason"]) == ("HOLD", Reason.SNOOZED.sentence)
     assert record["due"][:16] == until[:16]
+
+    calendar = cli("plan").report["calendar"]  # and in the plan: held now, then judged again
+    held = [r for r in calendar if r["access_key_id"] == a]
+    assert (held[0]["action"], held[0]["reason"]) == ("HOLD", Reason.SNOOZED.sentence)
 
 
 def test_restore_refuses_keys_it_did_not_deactivate_or_whose_window_is_over(

@@ -15,7 +15,13 @@ from rich.console import Console
 from keyrotate.cli.app import CommandInput, main, settings_options
 from keyrotate.cli.run_command import _finish as finish_run
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
-from keyrotate.service.incident import narrow, parse_target, quiet_audit, target_user
+from keyrotate.service.incident import (
+    blocked_rotation,
+    narrow,
+    parse_target,
+    quiet_audit,
+    target_user,
+)
 from keyrotate.service.organization import run_organization
 from keyrotate.service.results import KeptAccounts
 
@@ -71,4 +77,7 @@ def rotate_command(cli: CommandInput, target: str, compromised: bool) -> None:
         finish_run(cli, preview, output_console())
         return
     run = run_organization(context, inventory, KeptAccounts())
+    blocked = blocked_rotation(run, who)
+    if blocked is not None:  # the table says BLOCKED; an incident deserves a louder word
+        click.secho(f"warning: {blocked}", err=True, fg="red", bold=True)
     finish_run(cli, run, output_console())

@@ -10,6 +10,7 @@ user is an :class:`InputError` naming why (exit 2), never a run that silently do
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -24,6 +25,8 @@ from keyrotate.domain.results import UserResult
 from keyrotate.service.context import RunContext
 from keyrotate.service.organization import OrganizationRun, run_organization
 from keyrotate.service.results import KeptAccounts
+
+log = logging.getLogger(__name__)
 
 TARGET_FIELD = "ACCOUNT:USER"
 _TARGET = re.compile(r"(\d{12}):([\w+=,.@-]{1,64})")
@@ -128,6 +131,21 @@ def target_user(run: OrganizationRun, target: Target) -> UserResult | None:
     return user
 
 
+def blocked_rotation(run: OrganizationRun, target: Target) -> str | None:
+    """Why the target got no new key, when its rotation was BLOCKED (the old key may be off
+    all the same: a leaked key is deactivated whether or not a new one can be made)."""
+    for account in run.report.accounts:
+        for user in account.users:
+            if user.user_name != target.user_name:
+                continue
+            for result in user.results:
+                action = result.action
+                if action.kind is ActionKind.BLOCKED:
+                    when = f" (possible from {action.due:%Y-%m-%d %H:%M} UTC)" if action.due else ""
+                    return f"no new key for {target}: {action.reason.sentence}{when}"
+    return None
+
+
 def check_forced_users(context: RunContext, inventory: Inventory) -> None:
     """``--force-user``: each named user must exist in an account in scope (exit 2 if not).
 
@@ -228,6 +246,16 @@ def restore_key(context: RunContext, restore: Restore) -> Restore:
     iam.tag_user(target.user_name, snooze)
     if not restore.was_active:
         iam.set_key_status(target.user_name, restore.key_id, KeyStatus.ACTIVE)
+    # docs/events.md: an "Access Key Restored" event when EventBusName is set; never fatal.
+    published = context.publisher.publish_restore(
+        target.account_id,
+        target.user_name,
+        restore.key_id,
+        until=restore.until,
+        now=context.clock(),
+    )
+    for note in published:
+        log.warning("%s", note)
     return replace(restore, done=True)
 
 
