@@ -414,3 +414,25 @@ def test_doctor_finds_a_member_key_missing_in_a_replica_region_or_disabled(
     assert "Disabled" in found.rows(disabled)["kms us-west-2"]["reason"]
     assert alias in found.rows(no_replica)["kms us-west-2"]["reason"]
     assert writes(emulator) == {}
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("<html><body>{{ no_such_value }}</body></html>", "fails to render"),
+        ("<html><body>{% if %}</body></html>", "does not compile"),
+    ],
+    ids=["renders-with-an-unknown-name", "does-not-compile"],
+)
+def test_doctor_finds_a_mail_template_that_would_break_the_run(
+    emulator: EmulatorServer, tmp_path: Path, template: str, problem: str
+) -> None:
+    accounts = build_accounts(emulator.url, 1)
+    override = tmp_path / "audit.html"
+    override.write_text(template, "utf-8")
+    found = doctor(accounts, {**file_mail(tmp_path), "EmailTemplateAudit": str(override)})
+    assert found.exit_code == 1
+    assert found.failing() == {("-", "templates")}
+    reason = found.rows()["templates"]["reason"]
+    assert problem in reason
+    assert str(override) in reason

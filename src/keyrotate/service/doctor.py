@@ -387,8 +387,17 @@ def _key_check(context: RunContext, account_id: str, region: str, key: str) -> C
 def _run_checks(context: RunContext) -> list[Check]:
     try:
         notifier = context.notifier
-    except KeyrotateError as exc:
-        return [Check(RUN_WIDE, "templates", Status.FAIL, str(exc), "fix the template setting")]
+    except KeyrotateError as exc:  # a template that cannot be read or compiled
+        return [
+            Check(RUN_WIDE, "mail", Status.WARN, "not checked: the notifier could not be made"),
+            Check(
+                RUN_WIDE,
+                "templates",
+                Status.FAIL,
+                str(exc),
+                "fix the template named by EmailTemplate* (or unset it for the shipped one)",
+            ),
+        ]
     return [_mail_check(context, notifier.transport), _template_check(context)]
 
 
