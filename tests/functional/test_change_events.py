@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from click.testing import CliRunner
 
+from keyrotate.cli import main
 from keyrotate.domain.models import Reason
 from keyrotate_emulator.demo import READ_POLICY_NAME, ROLE_NAME
 from keyrotate_emulator.seed import (
@@ -156,3 +158,29 @@ def test_events_that_cannot_be_published_are_a_note_not_a_failure(moto_endpoint:
     assert rotated[0]["outcome"] == "done"
     (account,) = report["accounts"]
     assert any(note.startswith(f"event not published to {bus}") for note in account["notes"])
+
+
+def test_a_restore_is_an_event(moto_endpoint: str) -> None:
+    OrganizationBuilder(moto_endpoint)
+    spec = UserSpec("svc-db", (KeySpec(112, used_days_ago=9), KeySpec(22, used_days_ago=1)))
+    old, _new = (
+        k.key_id for k in seed_users(moto_endpoint, ACCOUNT, [spec], datetime.now(UTC))["svc-db"]
+    )
+    url = _queue_on(BUS)
+    env = {"IAMRoleName": ROLE_NAME, "EventBusName": BUS}
+    _enforce(EventBusName=BUS)  # deactivates the old key after the install window
+    (deactivated,) = _received(url)
+    assert deactivated["detail-type"] == "Access Key Deactivated"
+    restored = CliRunner().invoke(
+        main, ["restore", f"{ACCOUNT}:svc-db", old, "--days", "5", "--enforce"], env=env
+    )
+    assert restored.exit_code == 0, restored.stderr
+    (event,) = _received(url)
+    assert event["detail-type"] == "Access Key Restored"
+    detail = event["detail"]
+    assert (detail["action"], detail["access_key_id"], detail["user_name"]) == (
+        "RESTORE",
+        old,
+        "svc-db",
+    )
+    assert detail["due"] is not None  # when the snooze ends

@@ -120,7 +120,9 @@ class RunContext:
         Called by every caller of ``run_account``, one account at a time (never from the
         account threads: clients are made here on first use).
         """
-        return self.publisher.publish_account(result, now=self.clock())
+        return self.publisher.publish_account(
+            result, enforce=self.options.enforce, now=self.clock()
+        )
 
     def guard(self, account_ids: Iterable[str] = ()) -> RunGuard:
         """The run's guardrails for ``account_ids`` (their budget is granted in id order).

@@ -20,8 +20,9 @@ from keyrotate.aws.events import make_client as events_client
 from keyrotate.aws.securityhub import FindingsHub
 from keyrotate.aws.securityhub import make_client as securityhub_client
 from keyrotate.domain.errors import AwsError
+from keyrotate.domain.models import Account
 from keyrotate.domain.results import AccountResult
-from keyrotate.service.change_events import ChangePublisher, changes_of
+from keyrotate.service.change_events import ChangePublisher, changes_of, restore_change
 from keyrotate.service.findings import FindingsPublisher
 
 if TYPE_CHECKING:
@@ -32,15 +33,8 @@ FindingsFactory = Callable[[], FindingsPublisher]
 
 
 class RunPublisher:
-    def __init__(
-        self,
-        events: ChangePublisher,
-        *,
-        enforce: bool,
-        findings: FindingsFactory | None = None,
-    ) -> None:
+    def __init__(self, events: ChangePublisher, findings: FindingsFactory | None = None) -> None:
         self.events = events
-        self.enforce = enforce
         self._findings_factory = findings
         self._findings: FindingsPublisher | None = None
 
@@ -64,16 +58,36 @@ class RunPublisher:
                 )
                 return FindingsPublisher(hub)
 
-        return cls(ChangePublisher(bus, run_id), enforce=settings.enforce, findings=findings)
+        return cls(ChangePublisher(bus, run_id), findings)
 
-    def publish_account(self, result: AccountResult, *, now: datetime) -> AccountResult:
-        """``result``, with a note for everything that could not be published."""
+    def publish_account(
+        self, result: AccountResult, *, enforce: bool, now: datetime
+    ) -> AccountResult:
+        """``result``, with a note for everything that could not be published.
+
+        ``enforce``: whether this account's run could change keys (the run's options as they
+        are now: ``keyrotate restore`` tells owners through an audit of an enforcing context).
+        An audit, or an account the kill switch turned into one, publishes no change events.
+        """
         notes: list[str] = []
-        if self.enforce:  # an audit changes nothing: no change events
+        if enforce and not result.kill_switch:
             notes += self.events.publish(changes_of(result), now=now)
         if self._findings_factory is not None:
             notes += self._publish_findings(result, now)
         return replace(result, notes=(*result.notes, *notes)) if notes else result
+
+    def publish_restore(
+        self, account_id: str, user_name: str, key_id: str, *, until: datetime, now: datetime
+    ) -> list[str]:
+        """``keyrotate restore`` reactivated ``key_id`` (snoozed until ``until``); notes back."""
+        change = restore_change(
+            Account(account_id, name="", email=""),
+            user_name,
+            key_id,
+            reason="the key was restored (keyrotate restore) after keyrotate deactivated it",
+            snoozed_until=until,
+        )
+        return self.events.publish([change], now=now)
 
     def _publish_findings(self, result: AccountResult, now: datetime) -> list[str]:
         if self._findings is None and self._findings_factory is not None:
