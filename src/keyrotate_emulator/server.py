@@ -1,7 +1,8 @@
 """The embedded AWS: moto's WSGI app over real HTTP, behind keyrotate's middlewares.
 
 Request path: control endpoints -> latency -> call counter -> [gate] -> fault injector ->
-strictness (AWS's refusals moto lacks, :mod:`keyrotate_emulator.strict`) -> IAM paging -> moto.
+strictness (AWS's refusals moto lacks, :mod:`keyrotate_emulator.strict`) -> IAM paging ->
+moto (its IAM and Secrets Manager one call at a time: :mod:`keyrotate_emulator.serial`).
 The gate (:mod:`keyrotate_emulator.gate`: hold a chosen call, record issued secret keys) is an
 option; the latency (:mod:`keyrotate_emulator.latency`: each call waits as a round trip to AWS
 would) is 0 unless set, for benchmarks. Clients (botocore, in this or any other process) see
@@ -49,6 +50,7 @@ from keyrotate_emulator.faults import Fault, FaultInjector, FiredFault
 from keyrotate_emulator.gate import Gate
 from keyrotate_emulator.latency import LatencyMiddleware
 from keyrotate_emulator.paging import IamPagingMiddleware
+from keyrotate_emulator.serial import SerialBackends
 from keyrotate_emulator.strict import StrictMiddleware, Strictness
 
 _LOOPBACK = "127.0.0.1"
@@ -192,7 +194,7 @@ class EmulatorServer:
         from werkzeug.serving import make_server
 
         quiet_werkzeug()
-        moto_app: WsgiApp = DomainDispatcherApplication(create_backend_app)
+        moto_app: WsgiApp = SerialBackends(DomainDispatcherApplication(create_backend_app))
         self._paging = IamPagingMiddleware(moto_app, self._initial_page_size)
         self._strict = StrictMiddleware(self._paging, self._initial_strictness)
         self._injector = FaultInjector(self._strict)
