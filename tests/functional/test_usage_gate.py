@@ -21,7 +21,6 @@ from typing import Any
 import boto3
 import pytest
 
-from keyrotate.domain import state_tags as tags
 from keyrotate.domain.models import Reason
 from keyrotate_emulator.demo import READ_POLICY_NAME, ROLE_NAME
 from keyrotate_emulator.seed import (
@@ -35,6 +34,7 @@ from keyrotate_emulator.seed import (
     seed_users,
 )
 
+from .clock_support import aware, backend_key, last_used, pass_days
 from .org_support import records_by_user, run_cli
 
 ACCOUNT = MANAGEMENT_ACCOUNT_ID
@@ -49,54 +49,19 @@ class Keys:
     new: str
 
 
-def _backend_key(key_id: str) -> Any:
-    from moto.iam.models import iam_backends
-
-    return iam_backends[ACCOUNT]["global"].access_keys[key_id]
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.replace(tzinfo=UTC)
-
-
 def _last_used(key_id: str) -> datetime | None:
-    used = _backend_key(key_id).last_used
-    return None if used is None else _aware(used.timestamp)
+    return last_used(ACCOUNT, key_id)
 
 
 def _pass_days(days: float) -> None:
     """Make everything IAM and the tool recorded ``days`` older: time has passed."""
-    shift = timedelta(days=days)
-    iam = boto3.client("iam")
-    sm = boto3.client("secretsmanager")
-    for user in USERS:
-        for meta in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
-            key_id = meta["AccessKeyId"]
-            used = _last_used(key_id)
-            age_key(ACCOUNT, key_id, meta["CreateDate"] - shift, used and used - shift)
-        moved = {
-            t["Key"]: tags.stamp(when - shift)
-            for t in iam.list_user_tags(UserName=user)["Tags"]
-            if t["Key"].startswith(tags.USER_DEACTIVATED)
-            and (when := tags.parse_stamp(t["Value"])) is not None
-        }
-        if moved:
-            iam.tag_user(UserName=user, Tags=[{"Key": k, "Value": v} for k, v in moved.items()])
-        name = f"keyrotate/{ACCOUNT}/{user}"
-        secret_tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=name)["Tags"]}
-        stamps = (tags.ROTATED_AT_TAG, tags.SELF_USED_TAG, tags.PREDECESSOR_DEACTIVATED_TAG)
-        older = {
-            k: tags.stamp(when - shift)
-            for k in stamps
-            if (when := tags.parse_stamp(secret_tags.get(k))) is not None
-        }
-        sm.tag_resource(SecretId=name, Tags=[{"Key": k, "Value": v} for k, v in older.items()])
+    pass_days(ACCOUNT, USERS, days)
 
 
 def _use(key_id: str, at: datetime) -> None:
     """A consumer's call with the key at ``at``, as IAM's last-used data shows it."""
-    meta = _backend_key(key_id)
-    age_key(ACCOUNT, key_id, _aware(meta.create_date) or at, at)
+    meta = backend_key(ACCOUNT, key_id)
+    age_key(ACCOUNT, key_id, aware(meta.create_date) or at, at)
 
 
 def _enforce() -> dict[tuple[str, str], dict[str, Any]]:
