@@ -207,6 +207,10 @@ def test_a_compromised_user_without_a_free_key_slot_loses_its_key_and_is_warned(
     assert "warning: no new key for" in run.stderr
     assert "older one must be retired first" in run.stderr
 
+    again = cli("rotate", f"{ACCOUNT}:svc-two", "--compromised")  # both keys are off now
+    assert again.code == 0, again.stderr
+    assert "the user has no active key to replace" in again.stderr
+
 
 def test_rotate_is_an_audit_unless_enforce_and_without_compromised_keeps_the_old_key(
     moto_endpoint: str, cli: Any

@@ -16,8 +16,8 @@ from keyrotate.cli.app import CommandInput, main, settings_options
 from keyrotate.cli.run_command import _finish as finish_run
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
 from keyrotate.service.incident import (
-    blocked_rotation,
     narrow,
+    no_new_key,
     parse_target,
     quiet_audit,
     target_user,
@@ -71,13 +71,12 @@ def rotate_command(cli: CommandInput, target: str, compromised: bool) -> None:
     inventory = narrow(context, who, forced=True, compromised=compromised)
     preview = quiet_audit(context, inventory)
     user = target_user(preview, who)
-    if not enforce or user is None:
-        if user is not None:
-            click.echo("audit: nothing was changed; add --enforce to make these changes", err=True)
-        finish_run(cli, preview, output_console())
-        return
-    run = run_organization(context, inventory, KeptAccounts())
-    blocked = blocked_rotation(run, who)
-    if blocked is not None:  # the table says BLOCKED; an incident deserves a louder word
-        click.secho(f"warning: {blocked}", err=True, fg="red", bold=True)
+    run = preview
+    if enforce and user is not None:
+        run = run_organization(context, inventory, KeptAccounts())
+    elif user is not None:
+        click.echo("audit: nothing was changed; add --enforce to make these changes", err=True)
+    missing = no_new_key(run, who)
+    if missing is not None:  # the table says BLOCKED or nothing; an incident wants a louder word
+        click.secho(f"warning: {missing}", err=True, fg="red", bold=True)
     finish_run(cli, run, output_console())

@@ -131,19 +131,21 @@ def target_user(run: OrganizationRun, target: Target) -> UserResult | None:
     return user
 
 
-def blocked_rotation(run: OrganizationRun, target: Target) -> str | None:
-    """Why the target got no new key, when its rotation was BLOCKED (the old key may be off
-    all the same: a leaked key is deactivated whether or not a new one can be made)."""
-    for account in run.report.accounts:
-        for user in account.users:
-            if user.user_name != target.user_name:
-                continue
-            for result in user.results:
-                action = result.action
-                if action.kind is ActionKind.BLOCKED:
-                    when = f" (possible from {action.due:%Y-%m-%d %H:%M} UTC)" if action.due else ""
-                    return f"no new key for {target}: {action.reason.sentence}{when}"
-    return None
+def no_new_key(run: OrganizationRun, target: Target) -> str | None:
+    """Why the target gets no new key from this run, if it does not: its rotation BLOCKED,
+    or no active key to replace. A leaked key is deactivated all the same."""
+    account = next(a for a in run.report.accounts if a.account.account_id == target.account_id)
+    user = next((u for u in account.users if u.user_name == target.user_name), None)
+    if user is None or account.failed:
+        return None  # the run says why
+    for result in user.results:
+        action = result.action
+        if action.kind is ActionKind.ROTATE:
+            return None
+        if action.kind is ActionKind.BLOCKED:
+            when = f" (possible from {action.due:%Y-%m-%d %H:%M} UTC)" if action.due else ""
+            return f"no new key for {target}: {action.reason.sentence}{when}"
+    return f"no new key for {target}: the user has no active key to replace"
 
 
 def check_forced_users(context: RunContext, inventory: Inventory) -> None:
