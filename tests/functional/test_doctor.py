@@ -26,9 +26,11 @@ from keyrotate.aws import iam, preflight, secrets
 from keyrotate.cli import main
 from keyrotate_emulator.faults import Fault
 from keyrotate_emulator.seed import (
+    MANAGEMENT_ACCOUNT_ID,
     OrganizationBuilder,
     assume_member_role,
     create_member_roles,
+    create_multi_region_key,
     iam_client,
     read_own_secret_policy,
 )
@@ -436,3 +438,33 @@ def test_doctor_finds_a_mail_template_that_would_break_the_run(
     reason = found.rows()["templates"]["reason"]
     assert problem in reason
     assert str(override) in reason
+
+
+def test_central_mode_checks_the_central_store_once_in_every_region(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    accounts = build_accounts(emulator.url, 2)
+    # The central key as main.yaml makes it, with a replica in one of the two replica
+    # regions only: the other region's replica is missing.
+    key = create_multi_region_key(MANAGEMENT_ACCOUNT_ID, "us-east-1", ["us-west-2"])
+    settings = {
+        **file_mail(tmp_path),
+        "StoreSecretsInCentralAccount": "true",
+        "CentralAccount": MANAGEMENT_ACCOUNT_ID,
+        "SecretsKmsKeyId": key,
+        "CredentialReplicationRegions": "us-west-2,eu-west-1",
+    }
+    found = doctor(accounts, settings)
+    central = found.rows(MANAGEMENT_ACCOUNT_ID)
+    assert {k: r["status"] for k, r in central.items()} == {
+        "secrets us-east-1": "ok",
+        "kms us-east-1": "ok",
+        "secrets us-west-2": "ok",
+        "kms us-west-2": "ok",
+        "secrets eu-west-1": "ok",
+        "kms eu-west-1": "fail",
+    }
+    for account_id in accounts:  # the members' own stores are not the run's
+        assert not [k for k in found.rows(account_id) if k.startswith(("secrets", "kms"))]
+    assert found.exit_code == 1
+    assert found.failing() == {(MANAGEMENT_ACCOUNT_ID, "kms eu-west-1")}
