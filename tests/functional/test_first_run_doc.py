@@ -16,6 +16,7 @@ account has a key past rotation, so the enforce step changes something.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -163,7 +164,10 @@ def test_a_newcomer_can_follow_the_first_run_document_word_for_word(
     # nothing; the enforce run rotated the one due user in the chosen account only.
     assert Path("first-audit.json").is_file()
     assert list(Path("keyrotate-mail").glob("*.eml"))
-    enforced = Path("first-enforce.json").read_text("utf-8")
-    assert f'"{account}"' in enforced
+    enforced = json.loads(Path("first-enforce.json").read_text("utf-8"))
+    assert {a["account_id"] for a in enforced["accounts"]} == {account}
+    (rotated,) = [k for k in enforced["keys"] if k["action"] == "ROTATE"]
+    assert (rotated["user_name"], rotated["outcome"]) == (user, "done")
+    assert rotated["new_key_verified"] is True
     keys = iam_client(emulator.url, account, ROLE).list_access_keys(UserName=user)
     assert len(keys["AccessKeyMetadata"]) == 2  # the old key, and its replacement
