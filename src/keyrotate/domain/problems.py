@@ -32,11 +32,16 @@ class Problem:
     users: list[str] = field(default_factory=list)
 
     def line(self, examples: int = EXAMPLES) -> str:
-        count = len(self.users)
-        shown = ", ".join(self.users[:examples])
-        more = f", ... and {count - examples} more" if count > examples else ""
-        who = f"{count} user{'s' if count != 1 else ''} ({shown}{more})"
+        who = counted(self.users, "user", examples)
         return f"{self.kind} {self.outcome} for {who}: {self.message}"
+
+
+def counted(items: list[str], noun: str, examples: int = EXAMPLES) -> str:
+    """``3 users (a, b, c)`` or ``40 users (a, b, c, ... and 37 more)``."""
+    count = len(items)
+    shown = ", ".join(items[:examples])
+    more = f", ... and {count - examples} more" if count > examples else ""
+    return f"{count} {noun}{'s' if count != 1 else ''} ({shown}{more})"
 
 
 def _generic(message: str, user_name: str) -> str:

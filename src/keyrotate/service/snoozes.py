@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from keyrotate.domain import state_tags as tags
 from keyrotate.domain.errors import AwsError
 from keyrotate.domain.models import ActionKind, Plan, Reason
+from keyrotate.domain.problems import counted
 from keyrotate.service.account_context import WritingAccount
 
 log = logging.getLogger(__name__)
@@ -22,26 +23,29 @@ HOLD = ActionKind.HOLD
 
 
 def hand_snoozes(plans: Mapping[str, Plan], account: WritingAccount | None) -> tuple[str, ...]:
-    """The notes on keys reactivated by hand; their snoozes recorded when ``account`` is
-    given (an enforce run whose changes went on: no breaker tripped)."""
-    notes: list[str] = []
+    """One note on the keys reactivated by hand (a count and a few of them, as for any
+    repeated per-user finding); their snoozes recorded when ``account`` is given (an enforce
+    run whose changes went on: no breaker tripped)."""
+    found: dict[str, list[str]] = {}  # how it ended -> "user/key" of each key
+    until = ""
     for name, user_plan in plans.items():
         for action in user_plan.actions:
             if action.reason is not Reason.REACTIVATED_BY_HAND or action.kind is not HOLD:
                 continue
             if action.key_id is None or action.due is None:  # the engine always sets both
                 continue
-            until = tags.stamp(action.due)
-            recorded = "recorded" if account is not None else "would be recorded (audit)"
+            until = tags.stamp(action.due)  # now + the default snooze: the same for all
+            outcome = "recorded" if account is not None else "would be recorded (audit)"
             if account is not None:
                 try:
                     account.iam.tag_user(name, {tags.USER_SNOOZE + action.key_id: until})
                 except AwsError as exc:  # harmless: the next run finds the key the same way
                     log.warning("recording the snooze of %s failed: %s", action.key_id, exc)
-                    recorded = f"not recorded ({exc}); the next run tries again"
-            notes.append(
-                f"IAM user {name}: key {action.key_id} was reactivated by hand after keyrotate "
-                f"deactivated it and has been used since; it is treated as snoozed until "
-                f"{until} ({recorded}); run keyrotate restore to choose another length"
-            )
-    return tuple(notes)
+                    outcome = f"not recorded ({exc.code}); the next run tries again"
+            found.setdefault(outcome, []).append(f"{name}/{action.key_id}")
+    return tuple(
+        f"{counted(keys, 'key')} reactivated by hand after keyrotate deactivated "
+        f"{'it' if len(keys) == 1 else 'them'}, and used since: treated as snoozed until "
+        f"{until} ({outcome}); keyrotate restore sets another length"
+        for outcome, keys in found.items()
+    )
