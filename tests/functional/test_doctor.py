@@ -172,13 +172,14 @@ def test_doctor_finds_an_unassumable_role_a_missing_policy_and_a_missing_group(
     assert writes(emulator) == {}
 
 
-def test_the_table_names_each_failure_and_what_to_do(
+def test_the_table_names_each_failure_and_what_to_do_and_the_report_file_keeps_it(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     (account,) = build_accounts(emulator.url, 1, group=False)
+    report = tmp_path / "doctor.json"
     result = CliRunner().invoke(
         main,
-        ["doctor", "--accounts", account],
+        ["doctor", "--accounts", account, "--report", str(report)],
         env={
             "IAMRoleName": ROLE,
             "AWS_REGION": "us-east-1",
@@ -189,6 +190,10 @@ def test_the_table_names_each_failure_and_what_to_do(
     assert result.exit_code == 1
     assert "exemption group" in result.stdout
     assert "fail" in result.stdout
+    written = json.loads(report.read_text("utf-8"))
+    assert written["ok"] is False
+    assert written["counts"]["fail"] == 1
+    assert [c["check"] for c in written["checks"] if c["status"] == "fail"] == ["exemption group"]
     assert "IAMExemptionGroup" in result.stdout  # what to do
     assert "a run would fail" in result.stdout
 
