@@ -102,7 +102,8 @@ def _finish(
                 _quietly(lambda: account.iam.tag_user(name, {tags.USER_GRANT_PENDING: "true"}))
             if rotated is not None:
                 done = results[rotated]
-                note = "; ".join(n for n in (done.error, problem) if n)
+                owed = "read access is owed: every run retries it until it works"
+                note = "; ".join(n for n in (done.error, problem, owed) if n)
                 # The key stands, the grant is owed: partial, counted, exit 1 (issue 14).
                 results[rotated] = replace(done, outcome=Outcome.PARTIAL, error=note)
             else:
