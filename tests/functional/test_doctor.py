@@ -172,11 +172,25 @@ def test_doctor_finds_an_unassumable_role_a_missing_policy_and_a_missing_group(
     assert writes(emulator) == {}
 
 
+def test_a_report_path_that_cannot_be_written_is_refused_before_any_check(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.reset_calls()
+    result = CliRunner().invoke(
+        main,
+        ["doctor", "--report", str(tmp_path)],
+        env={"IAMRoleName": ROLE, **file_mail(tmp_path)},
+    )
+    assert result.exit_code == 2
+    assert "report" in result.stderr
+    assert emulator.calls().by_account == {}
+
+
 def test_the_table_names_each_failure_and_what_to_do_and_the_report_file_keeps_it(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     (account,) = build_accounts(emulator.url, 1, group=False)
-    report = tmp_path / "doctor.json"
+    report = tmp_path / "reports" / "doctor.json"  # its folder made, as run does
     result = CliRunner().invoke(
         main,
         ["doctor", "--accounts", account, "--report", str(report)],

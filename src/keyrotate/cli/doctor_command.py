@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from keyrotate.cli.app import EXIT_FAILURE, CommandInput, main, settings_options
+from keyrotate.cli.run_command import check_report_path
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
 from keyrotate.service.doctor import DoctorReport, Status, run_doctor
 
@@ -38,10 +39,13 @@ def doctor_command(cli: CommandInput) -> None:
     fails (a run would fail on it), 0 otherwise; warnings do not fail. Write permissions
     fail only with --enforce: an audit run makes no write.
     """
+    if cli.report_path is not None:  # refused before any account is looked at, as run does
+        check_report_path(cli.report_path)
     context = RunContext.from_settings(cli.settings, LOCAL_RUN_ID)
     inventory = context.list_inventory()
     report = run_doctor(context, inventory)
     if cli.report_path is not None:
+        cli.report_path.parent.mkdir(parents=True, exist_ok=True)
         cli.report_path.write_text(json.dumps(report.to_json(), indent=2) + "\n", "utf-8")
     if cli.output == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
