@@ -73,6 +73,7 @@ def summary_table(mode: str, summary: RunSummary) -> Table:
         ("deferred actions", summary.deferred),
         ("accounts audited by the kill switch", summary.kill_switch_accounts),
         ("failure breaker trips", summary.breaker_trips),
+        ("accounts cut short (time budget, interrupted)", summary.cut_short_accounts),
         ("notifications failed", summary.notifications_failed),
     ]
     for what, count in rows:

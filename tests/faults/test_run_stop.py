@@ -215,6 +215,9 @@ def test_sigint_mid_rotation_finishes_it_reports_the_rest_deferred_and_exits_130
         lab.gate.clear()
     org, seeded, cli, report_path = run.org, run.seeded, run.cli, run.report_path
     assert cli.finish(leaks) == 130, cli.stderr()
+    table = cli.out.read_text(encoding="utf-8")  # the table is printed as after any run
+    assert "deferred actions" in table
+    assert "accounts cut short" in table
 
     report = json.loads(report_path.read_text(encoding="utf-8"))
     records = key_records(report, org)
