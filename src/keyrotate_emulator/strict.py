@@ -10,7 +10,9 @@ middleware closes those gaps, each switchable through :class:`Strictness`:
 - ``key_status``: an inactive or deleted user key authenticates nothing
   (:mod:`keyrotate_emulator.key_status`);
 - ``credential_report_cache``: the credential report is generated once and reused for four
-  hours, dated when it really was generated (:mod:`keyrotate_emulator.report_cache`).
+  hours, dated when it really was generated (:mod:`keyrotate_emulator.report_cache`);
+- ``securityhub_finding_account``: Security Hub imports a finding only from the account it
+  names, under that account's own product (:mod:`keyrotate_emulator.securityhub_rules`).
 
 Any signed call marks its key as used in moto already (STS included), as in AWS; refused
 calls never reach moto, so they do not, as in AWS.
@@ -48,6 +50,7 @@ from keyrotate_emulator.key_status import KeyStatusCheck
 from keyrotate_emulator.kms_ownership import check_key_use, key_uses
 from keyrotate_emulator.propagation import KeyPropagation, invalid_token
 from keyrotate_emulator.report_cache import CredentialReportCache
+from keyrotate_emulator.securityhub_rules import IMPORT_OPERATION, import_refusal
 
 STRICT_PATH = "/_keyrotate/strict"
 REPORT_EXPIRE_PATH = "/_keyrotate/credential-report/expire"
@@ -65,6 +68,7 @@ class Strictness:
     key_propagation_seconds: float = DEFAULT_KEY_PROPAGATION_SECONDS
     key_status: bool = True
     credential_report_cache: bool = True
+    securityhub_finding_account: bool = True
 
     def __post_init__(self) -> None:
         if self.key_propagation_seconds < 0:
@@ -101,6 +105,7 @@ class Strictness:
             key_propagation_seconds=0.0,
             key_status=False,
             credential_report_cache=False,
+            securityhub_finding_account=False,
         )
 
 
@@ -163,6 +168,12 @@ class StrictMiddleware:
             return young
         if strict.kms_ownership and info.service == "secretsmanager":
             return _kms_refusal(environ, info)
+        if (
+            strict.securityhub_finding_account
+            and info.service == "securityhub"
+            and info.operation == IMPORT_OPERATION
+        ):
+            return import_refusal(read_body(environ), _account(environ, info))
         return None
 
     def _create_access_key(

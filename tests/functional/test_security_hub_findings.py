@@ -8,7 +8,11 @@ import json
 from typing import Any
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 
+from keyrotate.aws.securityhub import product_arn
+from keyrotate_emulator import EmulatorServer, Strictness
 from keyrotate_emulator.demo import ROLE_NAME
 from keyrotate_emulator.seed import MANAGEMENT_ACCOUNT_ID
 
@@ -79,3 +83,34 @@ def test_findings_stay_off_unless_asked_for(moto_endpoint: str) -> None:
     run = run_cli(env={"IAMRoleName": ROLE_NAME})
     assert run.exit_code == 0, run.stderr
     assert boto3.client("securityhub").get_findings()["Findings"] == []
+
+
+def _finding(about: str, product_account: str) -> dict[str, Any]:
+    return {
+        "SchemaVersion": "2018-10-08",
+        "Id": f"probe/{about}",
+        "ProductArn": product_arn("aws", "us-east-1", product_account),
+        "GeneratorId": "probe",
+        "AwsAccountId": about,
+        "Types": ["Software and Configuration Checks"],
+        "CreatedAt": "2026-05-01T00:00:00Z",
+        "UpdatedAt": "2026-05-01T00:00:00Z",
+        "Severity": {"Label": "LOW"},
+        "Title": "probe",
+        "Description": "probe",
+        "Resources": [{"Type": "Other", "Id": "probe"}],
+    }
+
+
+def test_the_emulator_refuses_a_finding_about_another_account_as_aws_does(
+    moto_endpoint: str, emulator_server: EmulatorServer
+) -> None:
+    hub = boto3.client("securityhub")
+    other = "210987654321"
+    for finding in (_finding(other, ACCOUNT), _finding(ACCOUNT, other)):
+        with pytest.raises(ClientError) as refused:
+            hub.batch_import_findings(Findings=[finding])
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert hub.batch_import_findings(Findings=[_finding(ACCOUNT, ACCOUNT)])["SuccessCount"] == 1
+    emulator_server.strictness = Strictness(securityhub_finding_account=False)
+    assert hub.batch_import_findings(Findings=[_finding(other, ACCOUNT)])["SuccessCount"] == 1
