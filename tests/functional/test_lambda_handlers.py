@@ -384,7 +384,9 @@ def test_distributed_chain_reads_items_and_results_from_s3(
     assert chain.inventory["items_key"] == f"{PREFIX}run-d/accounts.json"
     items = s3_json(chain.inventory["items_key"])
     assert {i["account_id"] for i in items} == {a.account_id for a in org.active_accounts} - {bulk}
-    assert set(items[0]) == {"account_id", "name", "email", "ou_path"}
+    # ou_ids: the root's and OUs' ids above the account, what an OU exemption by id matches
+    assert set(items[0]) == {"account_id", "name", "email", "ou_path", "ou_ids"}
+    assert all(i["ou_ids"][0].startswith("r-") for i in items)
     digest = chain.digest
     assert digest["accounts_failed"] == 0
     assert digest["accounts"] == len(items)

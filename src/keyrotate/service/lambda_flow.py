@@ -130,7 +130,10 @@ def inventory(context: RunContext, map_mode: MapMode) -> InventoryResult:
     found = context.list_inventory()
     accounts = [account_item(a) for a in found.accounts]
     skipped = [
-        SkippedItem(**account_item(a).model_dump(), status=a.status, reason=reason)
+        # (a skipped account is never run: its OU ids, for exemptions, are not carried)
+        SkippedItem(
+            **account_item(a).model_dump(exclude={"ou_ids"}), status=a.status, reason=reason
+        )
         for a, reason in found.skipped
     ]
     result = InventoryResult(
