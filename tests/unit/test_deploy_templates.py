@@ -50,6 +50,7 @@ FUNCTION_ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE", "ReadSecretPolicyName", "SMTPHost",
     "MaxActionsPerRun", "MaxActionsPerAccount", "FailureBreakerPercent",
     "FailureBreakerMinActions", "KillSwitchParameter", "EventBusName", "SecurityHubFindings",
+    "UserWorkers",
 }  # fmt: skip
 
 
