@@ -13,6 +13,11 @@ If storing fails the new key is deleted again, so no key exists that no secret h
 process dies in between, the marker lets the next run find the orphan (engine rule,
 :func:`keyrotate.domain.is_orphan`). A read grant that fails is owed through the
 ``keyrotate:grant-pending`` user tag.
+
+Several users of an account run at once (:mod:`keyrotate.service.guarded`), each through
+:func:`enforce` in a thread of its own: one user's steps stay in this order, and users share
+nothing here but the account's clients. The check of a new key (``account.verifier``) is
+where a user waits for STS; the guarded pass lends the user's place to the next user then.
 """
 
 from __future__ import annotations
