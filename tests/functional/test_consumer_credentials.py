@@ -22,7 +22,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from click.testing import CliRunner
 
+from keyrotate.cli import main
 from keyrotate_emulator.demo import READ_POLICY_NAME, ROLE_NAME
 from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
@@ -208,3 +210,35 @@ def _helper(consumer: Consumer) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def test_account_and_user_name_the_secret_by_the_secret_name_format(consumer: Consumer) -> None:
+    run_cli("--enforce", env={"IAMRoleName": ROLE_NAME})  # the secret exists now
+    by_name = _helper(consumer)
+    consumer.cache.unlink()
+    by_user = CliRunner().invoke(
+        main,
+        ["credentials", "--account", ACCOUNT, "--user", USER, "--cache", str(consumer.cache)],
+        catch_exceptions=False,
+    )
+    assert by_user.exit_code == 0, by_user.stderr
+    assert json.loads(by_user.stdout)["AccessKeyId"] == json.loads(by_name.stdout)["AccessKeyId"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--secret", SECRET, "--user", USER],
+        ["--account", ACCOUNT],
+        [],
+        ["--secret", SECRET, "--expiration-minutes", "5"],
+    ],
+)
+def test_bad_input_exits_2_and_prints_nothing_on_stdout(
+    consumer: Consumer, args: list[str]
+) -> None:
+    result = CliRunner().invoke(main, ["credentials", *args, "--cache", str(consumer.cache)])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ")
+    assert not consumer.cache.exists()
