@@ -8,14 +8,17 @@ key), a deletion (a lone inactive key) and a hold (the consumer has not switched
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import pytest
 from click.testing import CliRunner
 
 from keyrotate.cli import main
 from keyrotate.domain.models import Reason
+from keyrotate.lambda_handlers import rotate_account_handler
 from keyrotate_emulator.demo import READ_POLICY_NAME, ROLE_NAME
 from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
@@ -184,3 +187,41 @@ def test_a_restore_is_an_event(moto_endpoint: str) -> None:
         "svc-db",
     )
     assert detail["due"] is not None  # when the snooze ends
+
+
+@dataclass(frozen=True)
+class _LambdaContext:
+    """What Powertools' logger reads of a Lambda context."""
+
+    function_name: str = "keyrotate-rotate-account"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:rotate-account"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000001"
+
+
+def test_the_rotate_account_function_publishes_the_same_events(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _organization(moto_endpoint)
+    url = _queue_on(BUS)
+    for name, value in {
+        "IAMRoleName": ROLE_NAME,
+        "DryRunFlag": "False",
+        "EventBusName": BUS,
+        "VerifyNewKeys": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    account = {"account_id": ACCOUNT, "name": "management", "email": "root@example.com"}
+    event = {"run_id": "run-events", "mode": "enforce", "account": account}
+    summary = rotate_account_handler(event, _LambdaContext())
+    assert summary["status"] == "ok", summary
+    received = _received(url)
+    assert sorted(e["detail-type"] for e in received) == sorted(
+        [
+            "Access Key Rotated",
+            "Access Key Deactivated",
+            "Access Key Deleted",
+            "Access Key Held",
+        ]
+    )
+    assert {e["detail"]["run_id"] for e in received} == {"run-events"}
