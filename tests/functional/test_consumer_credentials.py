@@ -242,3 +242,16 @@ def test_bad_input_exits_2_and_prints_nothing_on_stdout(
     assert result.stdout == ""
     assert result.stderr.startswith("error: ")
     assert not consumer.cache.exists()
+
+
+def test_at_debug_level_the_key_is_on_stdout_once_and_nowhere_else(
+    consumer: Consumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_cli("--enforce", env={"IAMRoleName": ROLE_NAME})
+    monkeypatch.setenv("KEYROTATE_LOG_LEVEL", "DEBUG")  # every AWS call logged
+    result = _helper(consumer)  # reads the secret with the initial key: the new key comes back
+    assert result.returncode == 0, result.stderr
+    secret = json.loads(result.stdout)["SecretAccessKey"]
+    assert "GetSecretValue" in result.stderr or "secretsmanager" in result.stderr.lower()
+    assert secret not in result.stderr
+    assert result.stdout.count(secret) == 1
