@@ -32,6 +32,7 @@ from keyrotate.domain.state_tags import (
     USER_NAME_TAG,
     stamp,
 )
+from keyrotate_emulator.faults import Fault
 from keyrotate_emulator.seed import (
     MANAGEMENT_ACCOUNT_ID,
     KeySpec,
@@ -41,6 +42,7 @@ from keyrotate_emulator.seed import (
     create_multi_region_key,
     seed_users,
 )
+from keyrotate_emulator.server import EmulatorServer
 
 from .org_support import ROLE_NAME, client, reset_moto, run_cli
 
@@ -220,6 +222,32 @@ def test_cleanup_after_the_grace_period_schedules_the_deletion_of_orphans_only(
         )["AccessKeyId"]
         == member_mode.keys["bob"]
     )
+
+
+def test_a_deletion_refused_is_a_failure_in_the_table_and_exit_1_the_others_go_on(
+    member_mode: Setup, emulator: EmulatorServer
+) -> None:
+    cleanup(member_mode, "--enforce")
+    member_mode.age_mark("alice", 31)
+    member_mode.age_mark("carol", 31)
+    emulator.inject(
+        Fault(
+            "secretsmanager",
+            "DeleteSecret",
+            kind="access_denied",
+            times=None,
+            body_contains=member_mode.name("carol"),
+        )
+    )
+    table = CliRunner().invoke(
+        main, ["cleanup", "--enforce"], env=member_mode.env, terminal_width=250
+    )
+    assert table.exit_code == 1, table.output
+    text = " ".join(table.stdout.split())
+    assert "scheduled for deletion" in text  # alice
+    assert "delete FAILED" in text  # carol, with the reason
+    assert member_mode.deleted("alice")
+    assert not member_mode.deleted("carol")
 
 
 def test_a_secret_put_back_to_use_after_its_mark_is_not_deleted(member_mode: Setup) -> None:
