@@ -227,3 +227,12 @@ def test_half_an_initial_key_is_refused() -> None:
 def test_the_helper_refuses_to_start_itself_through_its_own_chain(tmp_path: Path) -> None:
     with pytest.raises(credentials.CredentialsUnavailable, match="its own credential chain"):
         credentials.run(_request(tmp_path), env={credentials.ACTIVE_ENV: "1"})
+
+
+def test_a_cache_that_cannot_be_written_still_hands_out_the_key(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")  # the cache's directory is a file: every write fails
+    request = credentials.Request(SECRET_ID, blocked / "cache.json")
+    result = credentials.fetch(request, Secret(holds=NEW, readers={None}).read)
+    assert result.key == NEW
+    assert any("cannot write the cache" in note for note in result.notes)

@@ -131,11 +131,11 @@ def fetch(request: Request, read: Reader) -> Result:
             if exc.code == SECRET_NOT_FOUND:
                 # keyrotate has not stored a key for this user yet: the key it has is it.
                 notes.append(f"{request.secret_id} has no key yet; handing out the key given")
-                _remember(request, cached, start, version_id="initial")
+                _remember(request, cached, start, "initial", notes)
                 return Result(start, "initial key", tuple(notes))
             refused = exc
         else:
-            _remember(request, cached, found.key, found.version_id)
+            _remember(request, cached, found.key, found.version_id, notes)
             return Result(found.key, "secret", tuple(notes))
         notes.append(
             f"the {'cached' if cached else 'initial'} key {start.access_key_id} cannot read "
@@ -152,15 +152,27 @@ def fetch(request: Request, read: Reader) -> Result:
             f"--profile (or {INITIAL_KEY_ID_ENV}/{INITIAL_SECRET_ENV}) with credentials "
             "that may read the secret, such as the user's current key"
         ) from exc
-    _remember(request, cached, found.key, found.version_id)
+    _remember(request, cached, found.key, found.version_id, notes)
     return Result(found.key, "secret", tuple(notes))
 
 
-def _remember(request: Request, cached: CachedKey | None, key: KeyPair, version_id: str) -> None:
-    """Write the cache when what it holds changed (another key, or a newer version)."""
+def _remember(
+    request: Request, cached: CachedKey | None, key: KeyPair, version_id: str, notes: list[str]
+) -> None:
+    """Write the cache when what it holds changed (another key, or a newer version).
+
+    A cache that cannot be written (a read-only volume, a full disk) costs the next call a
+    bootstrap, not this one its key: a note, and the key is handed out all the same.
+    """
     if cached is not None and cached.key == key and cached.version_id == version_id:
         return
-    credential_cache.save(request.cache_path, CachedKey(request.secret_id, key, version_id))
+    try:
+        credential_cache.save(request.cache_path, CachedKey(request.secret_id, key, version_id))
+    except OSError as exc:
+        notes.append(
+            f"cannot write the cache {request.cache_path}: {exc.strerror or exc}; the next "
+            "call reads the secret with the credential chain again"
+        )
 
 
 def process_output(key: KeyPair, expiration_minutes: int, clock: Clock = utc_now) -> str:
