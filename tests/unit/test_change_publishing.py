@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from keyrotate.aws.securityhub import FindingsHub
 from keyrotate.domain.models import AccessKey, Account, Action, ActionKind, KeyStatus, Plan, Reason
@@ -128,3 +130,30 @@ def test_a_failed_account_keeps_its_findings_as_they_were() -> None:
     publisher = FindingsPublisher(_hub())  # its client is never reached
     failed = _account(_result(ActionKind.HOLD, Outcome.NOTICE), error="cannot assume the role")
     assert publisher.publish(failed, now=NOW) == []
+
+
+_KINDS = st.sampled_from(list(ActionKind))
+_OUTCOMES = st.sampled_from(list(Outcome))
+_DUE = st.sampled_from([None, NOW - DAY, NOW + DAY])
+
+
+@given(
+    results=st.lists(st.tuples(_KINDS, _OUTCOMES, _DUE), max_size=6),
+    previous=st.lists(st.sampled_from(["overdue", "held", "blocked"]), max_size=3, unique=True),
+)
+def test_findings_agree_with_the_run_and_archive_exactly_what_no_longer_applies(
+    results: list[tuple[ActionKind, Outcome, datetime | None]], previous: list[str]
+) -> None:
+    made = [_result(kind, outcome, due=due) for kind, outcome, due in results]
+    prefix = f"keyrotate/{ACCOUNT.account_id}/svc-app/{KEY.key_id}/"
+    active = {prefix + c: {"Id": prefix + c, "CreatedAt": "then"} for c in previous}
+    findings = account_findings(_hub(), _account(*made), active, NOW)
+    ids = [f["Id"] for f in findings]
+    assert len(ids) == len(set(ids))
+    wanted = {prefix + c for r in made if (c := condition_of(r, NOW)) is not None}
+    by_state = {
+        state: {f["Id"] for f in findings if f["RecordState"] == state}
+        for state in ("ACTIVE", "ARCHIVED")
+    }
+    assert by_state["ACTIVE"] == wanted
+    assert by_state["ARCHIVED"] == set(active) - wanted
