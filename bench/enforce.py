@@ -30,7 +30,6 @@ the wall time, not the calls. Compare calls and the ratio, not seconds across ma
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import time
@@ -40,6 +39,8 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
+
+from emulated_org import use_emulator, user_specs
 
 ROLE = "keyrotate-member"
 READ_POLICY = "keyrotate-read-own-secret"
@@ -53,9 +54,7 @@ def seed_org(
 ) -> list[tuple[str, str]]:
     """Member accounts with the member role, the read policy and their users; (id, name)s."""
     from keyrotate_emulator.seed import (
-        KeySpec,
         OrganizationBuilder,
-        UserSpec,
         create_member_roles,
         iam_client,
         read_own_secret_policy,
@@ -74,20 +73,7 @@ def seed_org(
         iam_client(url, account.account_id, ROLE).create_policy(
             PolicyName=READ_POLICY, PolicyDocument=read_own_secret_policy(account.account_id)
         )
-        specs = [
-            UserSpec(
-                f"user-{u:04d}",
-                [
-                    KeySpec(
-                        age_days=rng.uniform(95, 150) if u < overdue else rng.uniform(10, 60),
-                        used_days_ago=rng.uniform(0.5, 5),
-                    )
-                ],
-                tags={"ResourceOwner": f"team-{u % 7}@example.com"},
-            )
-            for u in range(users)
-        ]
-        seed_users(url, account.account_id, specs, now)
+        seed_users(url, account.account_id, user_specs(users, overdue, rng), now)
         created.append((account.account_id, name))
     return created
 
@@ -95,16 +81,7 @@ def seed_org(
 # -- runs in a fresh client process ----------------------------------------------------------
 def enforce(url: str, accounts: list[tuple[str, str]], workers: int, user_workers: int) -> Any:
     """One enforce run of the organization, as the CLI makes it; what it did and how long."""
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        }
-    )
+    use_emulator(url)
     import boto3
 
     from keyrotate.aws.organizations import Inventory

@@ -16,7 +16,6 @@ the tool. Calls are what the real IAM rate limits see; compare those.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import resource
 import sys
@@ -27,6 +26,8 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
+
+from emulated_org import use_emulator, user_specs
 
 ROLE = "keyrotate-member"
 MODES = ("per-user", "report")
@@ -39,7 +40,7 @@ def seed_org(
     url: str, *, accounts: int, users: int, due_fraction: float, now_iso: str, seed: int
 ) -> list[tuple[str, str]]:
     """Create the member accounts and their users; return (account id, name) pairs."""
-    from keyrotate_emulator.seed import KeySpec, OrganizationBuilder, UserSpec, seed_users
+    from keyrotate_emulator.seed import OrganizationBuilder, seed_users
 
     now = datetime.fromisoformat(now_iso)
     rng = random.Random(seed)
@@ -49,36 +50,14 @@ def seed_org(
     for index in range(accounts):
         name = f"bench-{index:04d}"
         account = builder.account(name, f"{name}@example.com", "/Workloads")
-        specs = [
-            UserSpec(
-                f"user-{u:04d}",
-                [
-                    KeySpec(
-                        age_days=rng.uniform(95, 150) if u < due else rng.uniform(10, 60),
-                        used_days_ago=rng.uniform(0.5, 5),
-                    )
-                ],
-                tags={"ResourceOwner": f"team-{u % 7}@example.com"},
-            )
-            for u in range(users)
-        ]
-        seed_users(url, account.account_id, specs, now)
+        seed_users(url, account.account_id, user_specs(users, due, rng), now)
         created.append((account.account_id, name))
     return created
 
 
 # -- runs in a fresh client process per mode -------------------------------------------------
 def audit(url: str, accounts: list[tuple[str, str]], mode: str, workers: int) -> dict[str, Any]:
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        }
-    )
+    use_emulator(url)
     import boto3
 
     from keyrotate.aws.organizations import Inventory
