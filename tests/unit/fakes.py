@@ -150,5 +150,25 @@ class FakeSecrets:
         self.secrets.setdefault(name, FakeSecret({})).tags.update(tags)
 
 
+class FakeVerifier:
+    """Stands in for the STS check; records what it was asked, answers ``problem``."""
+
+    def __init__(self, problem: str | None = None) -> None:
+        self.problem = problem
+        self.checked: list[str] = []
+
+    def __call__(
+        self,
+        key_id: str,
+        secret: SecretText,
+        *,
+        region: str,
+        expected_arn: str | None = None,
+        first_wait: float = 1.0,
+    ) -> str | None:
+        self.checked.append(key_id)
+        return self.problem
+
+
 def denied(operation: str) -> AwsError:
     return AwsError(operation, "AccessDenied", "not allowed")

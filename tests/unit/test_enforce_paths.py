@@ -19,12 +19,12 @@ from keyrotate.domain.engine import plan
 from keyrotate.domain.errors import KeySlotsFull
 from keyrotate.domain.models import AccessKey, ActionKind, KeyStatus, UserKeys
 from keyrotate.domain.results import ActionResult, Outcome
-from keyrotate.domain.secret import SecretText
 from keyrotate.service.account_context import AccountContext
 from keyrotate.service.execute import enforce
 from keyrotate.service.scan import ScannedUser
 from tests.run_options import run_options
 from tests.unit.fakes import FakeIam, FakeSecrets, denied
+from tests.unit.fakes import FakeVerifier as Verifier
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -39,26 +39,6 @@ def key(key_id: str, age_days: float, *, active: bool = True, used: float | None
     status = KeyStatus.ACTIVE if active else KeyStatus.INACTIVE
     last_used = None if used is None else NOW - used * DAY
     return AccessKey(key_id, status, NOW - age_days * DAY, last_used)
-
-
-class Verifier:
-    """Stands in for the STS check; records what it was asked, answers ``problem``."""
-
-    def __init__(self, problem: str | None = None) -> None:
-        self.problem = problem
-        self.checked: list[str] = []
-
-    def __call__(
-        self,
-        key_id: str,
-        secret: SecretText,
-        *,
-        region: str,
-        expected_arn: str | None = None,
-        first_wait: float = 1.0,
-    ) -> str | None:
-        self.checked.append(key_id)
-        return self.problem
 
 
 class World:

@@ -30,7 +30,7 @@ from keyrotate.service.guarded import Guarded, enforce_guarded
 from keyrotate.service.guardrails import RunGuard
 from keyrotate.service.scan import ScannedUser
 from tests.run_options import run_options
-from tests.unit.fakes import FakeIam, FakeSecrets, denied
+from tests.unit.fakes import FakeIam, FakeSecrets, FakeVerifier, denied
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
 ACCOUNT = "111122223333"
@@ -214,13 +214,13 @@ def test_no_more_users_than_user_workers_call_aws_at_once() -> None:
     assert 1 < inside.most <= 3
 
 
-class MeetingVerifier:
+class MeetingVerifier(FakeVerifier):
     """The STS check, answering only once ``together`` new keys are being checked at once
     (a barrier): a run that verified one key after another would time out on it."""
 
     def __init__(self, together: int) -> None:
+        super().__init__()
         self.barrier = threading.Barrier(together, timeout=10)
-        self.checked: list[str] = []
 
     def __call__(
         self,
@@ -231,9 +231,8 @@ class MeetingVerifier:
         expected_arn: str | None = None,
         first_wait: float = 1.0,
     ) -> str | None:
-        self.checked.append(key_id)
         self.barrier.wait()  # BrokenBarrierError if the checks did not overlap
-        return None
+        return super().__call__(key_id, secret, region=region, expected_arn=expected_arn)
 
 
 def test_new_keys_wait_for_sts_together_beyond_the_users_calling_aws() -> None:
