@@ -40,7 +40,8 @@ PATTERN_PARAMETERS = {
 
 FUNCTION_ENVIRONMENT = {
     "DryRunFlag", "RotationPeriod", "InstallWindow", "RecoveryWindow", "WarnPeriod", "InUseDays",
-    "IAMExemptionGroup", "IAMRoleName", "OrgListAccount", "OrgListRole", "AWSOrgID",
+    "IAMExemptionGroup", "AccountExemptions", "IAMRoleName", "OrgListAccount", "OrgListRole",
+    "AWSOrgID",
     "StoreSecretsInCentralAccount", "CredentialReplicationRegions", "AdminEmailAddress",
     "AllowedEmailDomains", "TemplateBucketOwner", "ProtectedUserArns", "ManagedUserPath",
     "ResourceOwnerTag", "EmailTemplateAudit", "EmailTemplateEnforce", "SMTPUserParamName",
