@@ -42,7 +42,7 @@ from keyrotate.domain.orphans import (
     judge,
     orphan_note,
 )
-from keyrotate.domain.state_tags import ACCOUNT_TAG, USER_NAME_TAG, stamp
+from keyrotate.domain.state_tags import ACCOUNT_TAG, HELD_KEY_TAG, USER_NAME_TAG, stamp
 from keyrotate.service.account_context import AccountContext
 from keyrotate.service.options import RunOptions
 from keyrotate.service.scan import SCAN_PER_USER, AccountScan, read_directory
@@ -61,8 +61,12 @@ def secret_owner(name: str, info: SecretInfo, account_id: str, options: RunOptio
     """The user whose secret ``name`` is: its user-name tag, else what the name format says.
 
     None for a secret that is not this account's (another account's tag; a name the format
-    cannot have made): such a secret is never judged, let alone deleted.
+    cannot have made) or that keyrotate did not write (none of its user-name or key tags: a
+    secret that merely shares the name prefix): such a secret is never judged, let alone
+    deleted.
     """
+    if not info.tags.get(USER_NAME_TAG) and not info.tags.get(HELD_KEY_TAG):
+        return None
     tagged_account = info.tags.get(ACCOUNT_TAG)
     if tagged_account and tagged_account != account_id:
         return None
