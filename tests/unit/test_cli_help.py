@@ -7,7 +7,10 @@ variable the table has: a setting added without its line in the docs fails here.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,30 @@ def test_the_link_check_catches_an_outside_link_and_passes_code() -> None:
         "and `https://in.code/span`"
     )
     assert outside_links(sample) == ["https://example.com/rules.md", "http://docs.example.org/x"]
+
+
+def test_the_documented_completion_works_in_the_installed_command() -> None:
+    keyrotate = Path(sys.executable).parent / "keyrotate"
+    script = subprocess.run(
+        [str(keyrotate)],
+        env={**os.environ, "_KEYROTATE_COMPLETE": "bash_source"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "complete -o nosort -F _keyrotate_completion keyrotate" in script
+    answer = subprocess.run(
+        [str(keyrotate)],
+        env={
+            **os.environ,
+            "_KEYROTATE_COMPLETE": "bash_complete",
+            "COMP_WORDS": "keyrotate cl",
+            "COMP_CWORD": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "plain,cleanup" in answer.splitlines()
