@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from keyrotate.cli.app import CommandInput, main, settings_options
+from keyrotate.domain.errors import InputError
 from keyrotate.domain.models import Account
 from keyrotate.domain.orphans import RECOVERY_WINDOW_DAYS
 from keyrotate.service.account import open_account
@@ -92,6 +93,8 @@ def cleanup_command(cli: CommandInput) -> None:
     touched.
     """
     settings = cli.settings
+    if cli.output not in ("table", "json"):  # before any call: the others are run reports
+        raise InputError("--output", cli.output, "use table or json for keyrotate cleanup")
     context = RunContext.from_settings(settings, LOCAL_RUN_ID)
     inventory = context.list_inventory()
     now = context.clock()
@@ -107,7 +110,7 @@ def cleanup_command(cli: CommandInput) -> None:
         workers=settings.workers,
     )
     document = _document(accounts, settings.mode, settings.orphan_grace_days, now)
-    if cli.report_path is not None:
+    if cli.report_path is not None:  # JSON, whatever the suffix: the run's formats are its own
         _write(cli.report_path, document)
     if cli.output == "json":
         click.echo(json.dumps(document, indent=2))
