@@ -106,6 +106,7 @@ _TO_SETTINGS: dict[str, tuple[str, Callable[[Any], object]]] = {
     "ou": ("organizational_units", _split_list),
     "force_user": ("force_users", list),
     "workers": ("workers", str),  # validated by Settings so the message names MaxWorkers too
+    "user_workers": ("user_workers", str),
 }
 
 _COMMON_OPTIONS: tuple[Callable[[Callable[..., Any]], Callable[..., Any]], ...] = (
@@ -142,6 +143,12 @@ _COMMON_OPTIONS: tuple[Callable[[Callable[..., Any]], Callable[..., Any]], ...] 
         help="Rotate this user's key now, whatever its age (repeatable).",
     ),
     click.option("--workers", default=None, metavar="N", help="Accounts in parallel (1-64)."),
+    click.option(
+        "--user-workers",
+        default=None,
+        metavar="N",
+        help="Users of one account changed at once (1-32); their key checks overlap beyond it.",
+    ),
     click.option(
         "--report",
         "report_path",
