@@ -3,8 +3,10 @@
 Each crash point holds one call in the lab's :class:`~tests.faults.lab.Gate` (the Nth call of
 an operation, before moto performs it or after, so the reply never reaches the CLI), waits
 until the CLI is *exactly* there, kills it with SIGKILL and lets the call go. The run is
-made with one worker, so each account's calls come in a fixed order (which account comes
-first depends on the random member id, so calls are counted per account). The management
+made with one worker and one user of an account at a time (UserWorkers 1), so each account's
+calls come in a fixed order (which account comes first depends on the random member id, so
+calls are counted per account). A last test kills a run whose users go several at once,
+while three new keys wait for STS together. The management
 account rotates ``legacy``; the member's users come in seeding order: rot-new (new secret),
 rot-held (existing secret, replica added), unused (deactivate), lone-old (delete), del-rot
 (delete, then rotate), prev-deact (deactivate, predecessor tags on the secret).
@@ -25,6 +27,7 @@ import pytest
 from keyrotate.domain.engine import ORPHAN_WINDOW
 from keyrotate.domain.models import Reason
 from keyrotate.service.options import utc_now
+from keyrotate_emulator import Hold
 from tests.faults.conftest import Leaks, Reference
 from tests.faults.lab import (
     FaultLab,
@@ -107,20 +110,37 @@ def kill_cli_at(lab: FaultLab, org: Org, point: CrashPoint, leaks: Leaks) -> Non
         after=point.after,
         account_id=org.accounts[point.account],
     )
-    process = start_cli(lab, MaxWorkers="1", VerifyNewKeys=str(point.verify).lower())
+    _kill_when_held(
+        lab,
+        [held],
+        leaks,
+        point.id,
+        MaxWorkers="1",
+        UserWorkers="1",
+        VerifyNewKeys=str(point.verify).lower(),
+    )
+
+
+def _kill_when_held(
+    lab: FaultLab, holds: list[Hold], leaks: Leaks, what: str, **settings: str
+) -> None:
+    """Start ``keyrotate run --enforce`` with ``settings``; SIGKILL it once every one of
+    ``holds`` holds a call."""
+    process = start_cli(lab, **settings)
     try:
         deadline = time.monotonic() + ARRIVAL_TIMEOUT
-        while not held.arrived.wait(0.05):
+        while not all(held.arrived.wait(0.05) for held in holds):
             if process.poll() is not None or time.monotonic() > deadline:
                 break
-        arrived = held.arrived.is_set()
+        arrived = [held.arrived.is_set() for held in holds]
         process.send_signal(signal.SIGKILL)
         out, err = process.communicate(timeout=30)
     finally:
-        lab.gate.clear()  # let the held call go: its reply reaches a dead process
-    leaks.add(f"{point.id} stdout", out)
-    leaks.add(f"{point.id} stderr", err)
-    assert arrived, f"the CLI never reached {point} (exit {process.returncode}): {err[-2000:]}"
+        lab.gate.clear()  # let the held calls go: their replies reach a dead process
+    leaks.add(f"{what} stdout", out)
+    leaks.add(f"{what} stderr", err)
+    why = f"the CLI never reached {what} {arrived} (exit {process.returncode}): {err[-2000:]}"
+    assert all(arrived), why
     assert process.returncode == -signal.SIGKILL
 
 
@@ -185,5 +205,33 @@ def test_run_within_the_marker_window_leaves_the_interrupted_user_alone(
     }
     assert [a.reason for a in plans[interrupted].actions] == [Reason.ROTATION_IN_PROGRESS]
     converged = _recover(lab, org, leaks)
+    assert not unheld_new_keys(seeded, converged)
+    assert normalized(converged) == reference.state_of(converged)
+
+
+def test_killed_while_new_keys_wait_for_sts_together_the_next_run_finishes_every_one(
+    lab: FaultLab, reference: Reference, leaks: Leaks
+) -> None:
+    """Users of an account at once (UserWorkers 8): the CLI is killed while the checks of
+    three new keys (rot-new's, rot-held's, del-rot's) are held together. Each user is left as
+    a run killed in that user's sequence would leave it, and the next run finishes them all.
+    """
+    org = seed_org(lab)
+    seeded = read_state(lab, org)
+    member = org.accounts["work-0"]
+    holds = [lab.gate.hold("sts", "GetCallerIdentity", n, account_id=member) for n in (1, 2, 3)]
+    _kill_when_held(
+        lab, holds, leaks, "three-keys-verifying", MaxWorkers="1", UserWorkers="8",
+        VerifyNewKeys="true",
+    )  # fmt: skip
+
+    crashed = read_state(lab, org)
+    leaks.add_state(crashed)
+    broken = violations(seeded, crashed, created_keys(seeded, crashed), orphans_allowed=True)
+    assert not broken, broken
+    assert not unheld_new_keys(seeded, crashed)  # each key was stored before its check began
+    converged = _recover(lab, org, leaks)
+    assert not violations(seeded, converged, created_keys(seeded, converged))
+    assert not violations(crashed, converged, created_keys(crashed, converged))
     assert not unheld_new_keys(seeded, converged)
     assert normalized(converged) == reference.state_of(converged)
