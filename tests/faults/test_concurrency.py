@@ -4,7 +4,9 @@ The gate makes the overlap real rather than likely: both runs are held at their 
 (the management user's intent marker) until both have planned from the same state, then at
 their first CreateAccessKey until both are about to create a key for the same user, and only
 then let go together. One of the two creations must meet IAM's two-key limit
-(LimitExceeded), which the tool reads as "another run is rotating this user".
+(LimitExceeded), which the tool reads as "another run is rotating this user". The held runs
+take an account's users one at a time (UserWorkers 1), so the Nth call of an operation is the
+same user's in both; the last test lets them go several at once.
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ def test_two_runs_creating_the_same_users_key_at_once_rotate_it_once(
     org = seed_org(lab)
     seeded = read_state(lab, org)
     planned = [lab.gate.hold("iam", "TagUser", n) for n in (1, 2)]
-    runs = [start_cli(lab, MaxWorkers="1") for _ in range(2)]
+    runs = [start_cli(lab, MaxWorkers="1", UserWorkers="1") for _ in range(2)]
     _wait_all(planned, runs)  # both planned the management user's rotation, nothing written
     creating = [lab.gate.hold("iam", "CreateAccessKey", n) for n in (1, 2)]
     for held in planned:
@@ -140,9 +142,9 @@ def test_run_started_during_another_leaves_its_users_in_progress_alone(
     seeded = read_state(lab, org)
     member = org.accounts["work-0"]
     storing = lab.gate.hold("iam", "CreateAccessKey", after=True, account_id=member)  # rot-new
-    first = start_cli(lab, MaxWorkers="1")
+    first = start_cli(lab, MaxWorkers="1", UserWorkers="1")
     _wait_all([storing], [first])
-    second = start_cli(lab, MaxWorkers="1")
+    second = start_cli(lab, MaxWorkers="1", UserWorkers="1")
     out, err = second.communicate(timeout=TIMEOUT)
     leaks.add("second stdout", out)
     leaks.add("second stderr", err)
