@@ -111,7 +111,9 @@ def test_no_secret_access_key_in_cli_output_report_or_mail(
     lab.clear_faults()
     first_report = json.loads(next(text for where, text in first if where == "first report"))
     undone = [k for k in first_report["keys"] if "storing the new key failed" in str(k["error"])]
-    assert [k["user_name"] for k in undone] == ["rot-new"]
+    # Users of an account rotate at once (UserWorkers), so which one met the fault varies.
+    assert len(undone) == 1
+    undone_user = undone[0]["user_name"]
     # The new key was deleted again, so its intent marker is gone too: the next run, even at
     # once, rotates the user again (nothing for other runs to wait for).
     assert age_markers(lab, org, ORPHAN_WINDOW + timedelta(minutes=1)) == 0
@@ -120,7 +122,7 @@ def test_no_secret_access_key_in_cli_output_report_or_mail(
 
     second_report = json.loads(next(text for where, text in second if where == "second report"))
     assert any(
-        k["user_name"] == "rot-new" and k["new_access_key_id"] for k in second_report["keys"]
+        k["user_name"] == undone_user and k["new_access_key_id"] for k in second_report["keys"]
     )
     state = read_state(lab, org)
     leaks.add_state(state)
