@@ -27,6 +27,7 @@ from keyrotate.domain.results import (
 )
 from keyrotate.domain.summary import summarize_account
 from keyrotate.service.lambda_events import (
+    MAX_ERROR_IN_STATE,
     AccountSummaryItem,
     DigestEvent,
     EventError,
@@ -173,6 +174,21 @@ def test_a_lambda_error_cause_is_reduced_to_its_message() -> None:
     assert failure_reason(plain) == "Lambda.Unknown: not json"
     bare = item.model_copy(update={"error": None, "cause": None})
     assert failure_reason(bare) == "failed"
+
+
+def test_a_long_account_error_is_capped_in_the_state_and_kept_whole_in_the_result() -> None:
+    denial = "User: arn:aws:sts::111122223333:assumed-role/x is not authorized " + "x" * 900
+    result = AccountResult(Account("111122223333", "prod", "o@example.com"), error=denial)
+
+    item = AccountSummaryItem.of(result, summarize_account(result))
+
+    assert item.error is not None
+    assert len(item.error) == MAX_ERROR_IN_STATE
+    assert item.error.endswith("…")
+    assert denial.startswith(item.error[:-1])
+    assert result.error == denial  # the account's document keeps the whole message
+    short = AccountResult(result.account, error="AccessDenied")
+    assert AccountSummaryItem.of(short, summarize_account(short)).error == "AccessDenied"
 
 
 # -- account documents -----------------------------------------------------------------------

@@ -46,6 +46,11 @@ MapMode = Literal["inline", "distributed"]
 RunId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,80}$")]
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 ShortText = Annotated[str, StringConstraints(max_length=256)]
+# An account's error as it rides in the inline Map's state. Every account's summary shares
+# Step Functions' 256 KB state, and AWS's AccessDenied messages run to hundreds of characters:
+# without a cap, a few hundred accounts failing on the same denial end the run before the
+# digest. The full message stays in the account's document and the logs.
+MAX_ERROR_IN_STATE = 300
 Count = Annotated[int, Field(ge=0)]
 
 
@@ -181,7 +186,7 @@ class AccountSummaryItem(_Event):
                 "ou_path": account.ou_path,
                 # Never SKIPPED: a skipped account has no rotate_account step.
                 "status": "failed" if result.status is RunStatus.FAILED else "ok",
-                "error": result.error,
+                "error": _capped(result.error),
                 "users": summary.users,
                 "keys": summary.keys,
                 "exempt_users": summary.exempt_users,
@@ -218,6 +223,12 @@ class AccountSummaryItem(_Event):
             breaker_trips=self.breaker_trips,
             cut_short_accounts=self.cut_short_accounts,
         )
+
+
+def _capped(error: str | None) -> str | None:
+    if error is None or len(error) <= MAX_ERROR_IN_STATE:
+        return error
+    return error[: MAX_ERROR_IN_STATE - 1] + "…"
 
 
 class FailedAccount(_Event):
