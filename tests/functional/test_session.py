@@ -327,3 +327,41 @@ def test_secret_shaped_text_never_reaches_the_error_message() -> None:
     assert secret not in str(error)
     assert REDACTED in str(error)
     assert redact("arn:aws:iam::123456789012:user/alice") == "arn:aws:iam::123456789012:user/alice"
+
+
+def test_the_check_of_a_new_key_follows_the_run_profile_endpoint(
+    moto_endpoint: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--profile`` with its own endpoint (a VPC or FIPS endpoint, here the emulator): the
+    STS check of a new key goes there too, never to the default endpoint."""
+    from keyrotate.aws.verify import verify_key
+    from keyrotate.domain.secret import SecretText
+
+    iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1")
+    iam.create_user(UserName="svc-profile")
+    made = iam.create_access_key(UserName="svc-profile")["AccessKey"]
+    config = tmp_path / "config"
+    config.write_text(
+        "[profile keyrotate-endpoint-test]\n"
+        f"endpoint_url = {moto_endpoint}\n"
+        "region = us-east-1\n"
+        "aws_access_key_id = AKIAPROFILE000000000\n"
+        "aws_secret_access_key = not-used-by-the-check\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    sessions = AccountSessions(
+        base_session("keyrotate-endpoint-test", "us-east-1"), ROLE, region="us-east-1"
+    )
+    assert sessions.profile == "keyrotate-endpoint-test"
+
+    problem = verify_key(
+        made["AccessKeyId"],
+        SecretText(made["SecretAccessKey"]),
+        region="us-east-1",
+        expected_arn=f"arn:aws:iam::{CALLER}:user/svc-profile",
+        profile=sessions.profile,
+        attempts=1,
+    )
+
+    assert problem is None

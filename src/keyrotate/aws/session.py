@@ -288,12 +288,16 @@ class AccountSessions:
 
         return fetch
 
+    @property
+    def profile(self) -> str | None:
+        """The run's named profile (``--profile``, AWS_PROFILE), if it names one: whatever
+        else calls AWS for the run (the check of a new key) takes its endpoint settings."""
+        profile = self.base.profile_name
+        return profile if profile in self.base.available_profiles else None
+
     def _session_with(self, credentials: Credentials) -> boto3.Session:
         base_core = self.base._session
-        profile = self.base.profile_name
-        core = botocore.session.Session(
-            profile=profile if profile in self.base.available_profiles else None
-        )
+        core = botocore.session.Session(profile=self.profile)
         core.register_component(
             "credential_provider", CredentialResolver([_FixedProvider(credentials)])
         )

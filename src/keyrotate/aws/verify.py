@@ -25,9 +25,11 @@ _LOCK = threading.Lock()
 
 
 @functools.cache
-def _session() -> boto3.Session:
-    """One session for every check: loading botocore's models once, not once per new key."""
-    return boto3.Session()
+def _session(profile: str | None) -> boto3.Session:
+    """One session per profile for every check: botocore's models loaded once, not once per
+    new key. The profile gives the check the run's endpoint settings (``endpoint_url``,
+    ``use_fips_endpoint``, ...); its credentials are never used: the new key's are."""
+    return boto3.Session(profile_name=profile)
 
 
 def verify_key(
@@ -36,13 +38,16 @@ def verify_key(
     *,
     region: str,
     expected_arn: str | None = None,
+    profile: str | None = None,
     attempts: int = 6,
     first_wait: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> str | None:
-    """``None`` when the key authenticates (as ``expected_arn`` if given), else why not."""
+    """``None`` when the key authenticates (as ``expected_arn`` if given), else why not.
+
+    ``profile``: the run's named profile (``--profile``), for its endpoint settings."""
     with _LOCK:  # boto3 sessions are not thread-safe while making clients
-        sts = _session().client(
+        sts = _session(profile).client(
             "sts",
             region_name=region,
             aws_access_key_id=key_id,

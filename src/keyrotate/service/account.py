@@ -3,6 +3,7 @@ or not (audit)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import replace
 from datetime import datetime
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from keyrotate.aws.iam import Iam
 from keyrotate.aws.secrets import SecretStore
+from keyrotate.aws.verify import verify_key
 from keyrotate.domain.engine import plan
 from keyrotate.domain.errors import AwsError
 from keyrotate.domain.exemptions import exemption_notes, scope_exemption
@@ -59,6 +61,7 @@ def open_account(
         ),
         options=options,
         clock=clock,
+        verifier=functools.partial(verify_key, profile=sessions.profile),
         exemption=exemption,
     )
 
