@@ -160,6 +160,44 @@ def test_rotations_whose_read_grant_fails_are_partial_shown_counted_grouped_and_
         assert _user_tags(name)[tags.USER_GRANT_PENDING] == "true"
 
 
+def test_a_read_grant_still_owed_that_fails_again_is_partial_and_exit_1_until_it_works(
+    moto_endpoint: str, cli: Any, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    _org(moto_endpoint, now, UserSpec("svc-owed", (KeySpec(95, True, 1),)), read_policy=False)
+    first = cli("run", "--enforce", json_output=False)
+    assert first.code == 1, first.stderr  # rotated; the grant owed through the user tag
+    assert _user_tags("svc-owed")[tags.USER_GRANT_PENDING] == "true"
+    report_file = tmp_path / "report.json"
+
+    # Nothing is due now (the key is new): only the owed grant is tried, and denied again.
+    again = cli("run", "--enforce", "--report", str(report_file), json_output=False)
+
+    assert again.code == 1, again.stderr
+    document = json.loads(report_file.read_text())
+    assert document["summary"]["partial_actions"] == 1
+    assert document["summary"]["owed_grants"] == 1
+    assert document["summary"]["outcomes"] == {}  # no change was made in this run
+    (current,) = [r for r in document["keys"] if r["current"]]
+    assert "granting the user read access failed" in current["owed"]
+    problems = [line for line in again.stderr.splitlines() if line.startswith("problem:")]
+    assert len(problems) == 1, again.stderr
+    assert f"ROTATE partial for 1 user ({ACCOUNT}:svc-owed)" in problems[0]
+    assert "owed since an earlier run" in problems[0]
+    assert _user_tags("svc-owed")[tags.USER_GRANT_PENDING] == "true"
+
+    boto3.client("iam").create_policy(
+        PolicyName=READ_POLICY, PolicyDocument=read_own_secret_policy(ACCOUNT)
+    )
+    settled = cli("run", "--enforce")
+
+    assert settled.code == 0, settled.stderr
+    assert settled.report["summary"]["partial_actions"] == 0
+    assert tags.USER_GRANT_PENDING not in _user_tags("svc-owed")
+    attached = boto3.client("iam").list_attached_user_policies(UserName="svc-owed")
+    assert [p["PolicyName"] for p in attached["AttachedPolicies"]] == [READ_POLICY]
+
+
 # rotate --compromised ------------------------------------------------------------------------
 def test_a_compromised_key_is_off_at_once_replaced_and_deleted_after_the_recovery_window(
     moto_endpoint: str, cli: Any, mail_dir: Path

@@ -81,7 +81,8 @@ class World:
 
     def enforce(self) -> tuple[ActionResult, ...]:
         user = self.scanned()
-        return enforce(plan(user.inputs, self.account.options.policy, now=NOW), user, self.account)
+        done = enforce(plan(user.inputs, self.account.options.policy, now=NOW), user, self.account)
+        return done.results
 
     def calls(self) -> list[str]:
         return self.iam.calls.names() + self.secrets.calls.names()

@@ -3,6 +3,7 @@ exit 1; the same problem of many users is one line with a count and a few exampl
 
 from __future__ import annotations
 
+from dataclasses import replace
 from io import StringIO
 
 from rich.console import Console
@@ -14,7 +15,8 @@ from keyrotate.domain.results import AccountResult, Outcome, UserResult
 from keyrotate.domain.summary import summarize_run
 from keyrotate.service.lambda_events import AccountSummaryItem
 from keyrotate.service.report import exit_code, summary_record
-from tests.unit.notify_support import report, result, user
+from keyrotate.service.report_io import account_document, account_result_from_document
+from tests.unit.notify_support import NOW, report, result, user
 
 ACCOUNT = Account("111111111111", "prod", "prod@example.com")
 OTHER = Account("222222222222", "dev", "dev@example.com")
@@ -90,3 +92,19 @@ def test_a_user_name_inside_another_word_is_left_alone() -> None:
     run = report("enforce", [AccountResult(ACCOUNT, (user(name, [rotated]),))])
     (line,) = problem_lines(run.accounts)
     assert line.endswith("decision on arn:aws:iam::111111111111:user/<user> denied")
+
+
+def test_a_grant_owed_and_failed_again_is_partial_grouped_and_survives_the_lambda_split() -> None:
+    owed = f"{_grant_failure('carol')}; owed since an earlier run: every run retries it"
+    carol = replace(user("carol", []), owed=owed)
+    account = AccountResult(ACCOUNT, (carol,))
+    summary = summarize_run(report("enforce", [account]))
+    assert (summary.partial_actions, summary.owed_grants, summary.failed_actions) == (1, 1, 0)
+    assert exit_code(summary) == 1
+    (line,) = problem_lines([account])
+    assert line.startswith("ROTATE partial for 1 user (111111111111:carol): ")
+    assert "<user>" in line  # the name is taken out, so many users' same denial is one line
+    item = AccountSummaryItem.of(account, summary)
+    assert item.summary().partial_actions == 1
+    document = account_document(account, run_id="r", mode="enforce", started=NOW)
+    assert account_result_from_document(document).users[0].owed == owed

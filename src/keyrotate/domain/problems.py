@@ -12,10 +12,11 @@ what happened (action, outcome) and by their message with the user's name taken 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from keyrotate.domain.results import AccountResult, Outcome
+from keyrotate.domain.models import ActionKind
+from keyrotate.domain.results import AccountResult, Outcome, UserResult
 
 EXAMPLES = 3
 _SHOWN = frozenset({Outcome.FAILED, Outcome.PARTIAL})
@@ -57,16 +58,22 @@ def group_problems(accounts: Iterable[AccountResult]) -> list[Problem]:
     for account in accounts:
         account_id = account.account.account_id
         for user in account.users:
-            for result in user.results:
-                if result.outcome not in _SHOWN:
-                    continue
-                message = _generic(result.error or "no detail recorded", user.user_name)
-                mark = (result.action.kind.value, result.outcome.value, message)
+            for mark in _marks(user):
                 problem = groups.get(mark)
                 if problem is None:
                     problem = groups[mark] = Problem(*mark)
                 problem.users.append(f"{account_id}:{user.user_name}")
     return sorted(groups.values(), key=lambda p: -len(p.users))
+
+
+def _marks(user: UserResult) -> Iterator[tuple[str, str, str]]:
+    """(kind, outcome, message without the user's name) of each problem of ``user``."""
+    for result in user.results:
+        if result.outcome in _SHOWN:
+            message = _generic(result.error or "no detail recorded", user.user_name)
+            yield result.action.kind.value, result.outcome.value, message
+    if user.owed is not None:  # an earlier run's rotation, still partial
+        yield ActionKind.ROTATE.value, Outcome.PARTIAL.value, _generic(user.owed, user.user_name)
 
 
 def problem_lines(accounts: Iterable[AccountResult], examples: int = EXAMPLES) -> list[str]:

@@ -84,6 +84,10 @@ class UserResult:
     # The user's exemption, holding or ended (source, scope, reason, end): the report shows
     # it; kept apart from ``inputs`` because it travels with the results (report_io).
     exemption: Exemption | None = None
+    # A step an earlier run's rotation still owes (the read grant) that failed again in this
+    # run, with no rotation of its own: why. The earlier rotation is still partial: counted
+    # in partial_actions (RunSummary.owed_grants) and exit 1, like a partial of this run.
+    owed: str | None = None
 
     def result_for(self, key_id: str) -> ActionResult | None:
         """The most significant result touching ``key_id`` (a change before a notice)."""

@@ -100,6 +100,9 @@ class RunSummary:
     kill_switch_accounts: int = 0  # accounts an enforce run audited: the kill switch was on
     breaker_trips: int = 0  # accounts whose changes the failure breaker stopped
     cut_short_accounts: int = 0  # accounts the run's stop cut short or kept from starting
+    # Users whose read grant, owed by an earlier run's rotation, failed again (UserResult.owed):
+    # that rotation is still partial, so partial_actions counts them too.
+    owed_grants: int = 0
 
     def __add__(self, other: RunSummary) -> RunSummary:
         if not isinstance(other, RunSummary):
@@ -128,8 +131,9 @@ class RunSummary:
 
     @property
     def partial_actions(self) -> int:
-        """Changes made whose later step failed (the key stored, its read grant not)."""
-        return self.change_outcomes().get(Outcome.PARTIAL, 0)
+        """Changes made whose later step failed (the key stored, its read grant not): this
+        run's, and earlier runs' whose owed grant failed again in this one."""
+        return self.change_outcomes().get(Outcome.PARTIAL, 0) + self.owed_grants
 
     def change_outcomes(self) -> dict[Outcome, int]:
         """How the changes to IAM (ROTATE, DEACTIVATE, DELETE) ended, by outcome."""
@@ -174,6 +178,7 @@ def summarize_account(account: AccountResult, cutoff: datetime | None = None) ->
         kill_switch_accounts=int(account.kill_switch),
         breaker_trips=int(account.breaker_tripped),
         cut_short_accounts=int(account.cut_short),
+        owed_grants=sum(1 for u in account.users if u.owed is not None),
     )
 
 

@@ -172,6 +172,7 @@ def _run_account(
             guarded.results[u.name],
             u.inputs,
             exemption=u.inputs.exemption,
+            owed=guarded.owed.get(u.name),
         )
         for u in scanned.users
     )

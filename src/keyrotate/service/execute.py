@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from keyrotate.aws.iam import NewKey
 from keyrotate.domain import state_tags as tags
@@ -56,7 +56,16 @@ def defer(plan: Plan, why: str) -> tuple[ActionResult, ...]:
     )
 
 
-def enforce(plan: Plan, user: ScannedUser, account: WritingAccount) -> tuple[ActionResult, ...]:
+@dataclass(frozen=True, slots=True)
+class Enforced:
+    """A user's enforce pass: its plan's results, and a step owed from an earlier run that
+    failed again in this one (the read grant; :attr:`UserResult.owed`), or ``None``."""
+
+    results: tuple[ActionResult, ...]
+    owed: str | None = None
+
+
+def enforce(plan: Plan, user: ScannedUser, account: WritingAccount) -> Enforced:
     results: list[ActionResult] = []
     failed = False
     for action in plan.actions:
@@ -69,22 +78,24 @@ def enforce(plan: Plan, user: ScannedUser, account: WritingAccount) -> tuple[Act
             failed = result.outcome is Outcome.FAILED
             results.append(result)
     if any(a.reason is Reason.ROTATION_IN_PROGRESS for a in plan.actions):
-        return tuple(results)  # the marker is another run's: leave it and its user alone
+        return Enforced(tuple(results))  # the marker is another run's: leave it alone
     if failed:  # the marker stays: the next run judges what the failure left
-        return tuple(results)
-    return tuple(_finish(user, account, results))
+        return Enforced(tuple(results))
+    return _finish(user, account, results)
 
 
-def _finish(
-    user: ScannedUser, account: WritingAccount, results: list[ActionResult]
-) -> list[ActionResult]:
+def _finish(user: ScannedUser, account: WritingAccount, results: list[ActionResult]) -> Enforced:
     """After a user's steps: grant read access where a key is stored, then clear the marker.
 
     The grant is retried by later runs while it is owed: the user carries the grant-pending
     tag (a grant failed) or an intent marker (a run stopped after storing the key). The
     marker is cleared once the rotation is complete either way: its only job is to let the
     next run recognise a key that was created but never stored.
+
+    A grant that fails again with no rotation in this run is the earlier run's rotation
+    still partial: it is returned as ``owed`` (counted partial, exit 1), not only logged.
     """
+    still_owed: str | None = None
     name = user.name
     rotated = next(
         (
@@ -112,10 +123,12 @@ def _finish(
                 # The key stands, the grant is owed: partial, counted, exit 1 (issue 14).
                 results[rotated] = replace(done, outcome=Outcome.PARTIAL, error=note)
             else:
-                log.warning("%s: %s", name, problem)
+                retried = "owed since an earlier run: every run retries it until it works"
+                still_owed = f"{problem}; {retried}"
+                log.warning("%s: %s", name, still_owed)
     if rotated is not None or interrupted:
         _quietly(lambda: account.iam.untag_user(name, [tags.USER_INTENT]))
-    return results
+    return Enforced(tuple(results), still_owed)
 
 
 def _execute(action: Action, user: ScannedUser, account: WritingAccount) -> ActionResult:

@@ -40,14 +40,14 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from keyrotate.domain.guardrails import Tally, tally
 from keyrotate.domain.models import ActionKind, Plan
 from keyrotate.domain.results import ActionResult
 from keyrotate.domain.secret import SecretText
 from keyrotate.service.account_context import WritingAccount
-from keyrotate.service.execute import defer, enforce
+from keyrotate.service.execute import Enforced, defer, enforce
 from keyrotate.service.guardrails import AccountTurn, RunGuard, breaker_sentence, deferral_note
 from keyrotate.service.scan import ScannedUser
 from keyrotate.service.stop import cut_short_note
@@ -73,6 +73,8 @@ class Guarded:
     notes: tuple[str, ...] = ()
     breaker_tripped: bool = False
     cut_short: bool = False  # the run's stop deferred some of its changes
+    # Users whose step owed from an earlier run (the read grant) failed again: why.
+    owed: Mapping[str, str] = field(default_factory=dict)
 
 
 def enforce_guarded(
@@ -100,7 +102,7 @@ def enforce_guarded(
     lanes = _Lanes(account, guard)
     stop: str | None = None
     results: dict[str, tuple[ActionResult, ...]] = {}
-    started: dict[str, Future[tuple[ActionResult, ...]]] = {}
+    started: dict[str, Future[Enforced]] = {}
     by_cap = by_breaker = 0
     with ThreadPoolExecutor(
         max_workers=lanes.most_under_way, thread_name_prefix=f"keyrotate-{account.account_id}"
@@ -119,8 +121,12 @@ def enforce_guarded(
                 by_cap += len(user_plan.changes)
             else:
                 started[user.name] = pool.submit(lanes.run, user_plan, user)
+    owed: dict[str, str] = {}
     for name, future in started.items():
-        results[name] = future.result()
+        enforced = future.result()
+        results[name] = enforced.results
+        if enforced.owed is not None:
+            owed[name] = enforced.owed
     own_tripped = lanes.own_stop is not None
     stop = stop or lanes.own_stop  # tripped by the last users: nobody was left to defer
     notes: list[str] = []
@@ -138,7 +144,8 @@ def enforce_guarded(
             "deferred to the next run"
         )
         log.warning("account %s: %s", account.account_id, notes[-1])
-    return Guarded({u.name: results[u.name] for u in users}, tuple(notes), tripped, cut_short)
+    ordered = {u.name: results[u.name] for u in users}
+    return Guarded(ordered, tuple(notes), tripped, cut_short, owed)
 
 
 class _Lanes:
@@ -201,11 +208,11 @@ class _Lanes:
         return self._calling + self._returning < self._places
 
     # the users' threads ------------------------------------------------------------------
-    def run(self, plan: Plan, user: ScannedUser) -> tuple[ActionResult, ...]:
+    def run(self, plan: Plan, user: ScannedUser) -> Enforced:
         """One admitted user's plan, in full; its place is given back and its changes
         counted whatever happens."""
         lane = _Lane(self, plan)
-        done: tuple[ActionResult, ...] = ()
+        done = Enforced(())
         try:
             done = enforce(plan, user, replace(self._account, verifier=lane.verify))
         except BaseException as exc:
@@ -213,7 +220,7 @@ class _Lanes:
                 self._crash = self._crash or exc
             raise
         finally:
-            self._finish(lane, tally(done))
+            self._finish(lane, tally(done.results))
         return done
 
     def _finish(self, lane: _Lane, counted: Tally) -> None:

@@ -171,6 +171,8 @@ class AccountSummaryItem(_Event):
     breaker_trips: Count = 0  # 1: the failure breaker stopped this account's changes
     # 1: the function's deadline deferred this account's remaining changes (service/stop.py)
     cut_short_accounts: Count = 0
+    # users whose read grant, owed by an earlier run's rotation, failed again: partial too
+    owed_grants: Count = 0
     report_key: str | None = None
     report_error: str | None = None
 
@@ -202,6 +204,7 @@ class AccountSummaryItem(_Event):
                 "kill_switch_accounts": summary.kill_switch_accounts,
                 "breaker_trips": summary.breaker_trips,
                 "cut_short_accounts": summary.cut_short_accounts,
+                "owed_grants": summary.owed_grants,
             }
         )
 
@@ -222,6 +225,7 @@ class AccountSummaryItem(_Event):
             kill_switch_accounts=self.kill_switch_accounts,
             breaker_trips=self.breaker_trips,
             cut_short_accounts=self.cut_short_accounts,
+            owed_grants=self.owed_grants,
         )
 
 

@@ -59,6 +59,9 @@ def _user_records(
     account: AccountResult, user: UserResult, now: datetime
 ) -> Iterator[dict[str, Any]]:
     exempt = next((r for r in user.results if r.action.kind is ActionKind.EXEMPT), None)
+    key_ids = [k.key_id for k in user.keys]
+    current = user.plan.current_key_id
+    owed_on = current if current in key_ids else next(iter(key_ids), None)
     for key in user.keys:
         result = exempt or user.result_for(key.key_id)
         action = result.action if result else None
@@ -91,6 +94,9 @@ def _user_records(
             "secret_region": secret.region if secret else None,
             # added in schema 1: what exempts the user (or did: "active" false once ended)
             "exemption": exemption_record(user.exemption, now),
+            # added in schema 1: the read grant an earlier run's rotation still owes, failed
+            # again in this run (counted in partial_actions); on the user's current key
+            "owed": user.owed if key.key_id == owed_on else None,
         }
 
 
@@ -136,6 +142,8 @@ def summary_record(summary: RunSummary) -> dict[str, Any]:
         "breaker_trips": summary.breaker_trips,
         # the run's stop: its time budget, Lambda's deadline, an interrupt (service/stop.py)
         "cut_short_accounts": summary.cut_short_accounts,
+        # earlier runs' rotations whose owed read grant failed again (in partial_actions)
+        "owed_grants": summary.owed_grants,
     }
 
 

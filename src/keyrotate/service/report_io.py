@@ -91,6 +91,7 @@ def _user(user: UserResult) -> dict[str, Any]:
         ],
         "current_key_id": user.plan.current_key_id,
         "exemption": _exemption(user.exemption),
+        "owed": user.owed,
         "actions": [_action(a) for a in user.plan.actions],
         "results": [
             {
@@ -231,7 +232,15 @@ def _user_from(data: Mapping[str, Any]) -> UserResult:
         for r in data["results"]
     )
     exemption = _exemption_from(data.get("exemption"))
-    return UserResult(user_name, data.get("owner"), keys, plan, results, exemption=exemption)
+    return UserResult(
+        user_name,
+        data.get("owner"),
+        keys,
+        plan,
+        results,
+        exemption=exemption,
+        owed=data.get("owed"),
+    )
 
 
 def _required_moment(value: object) -> datetime:
