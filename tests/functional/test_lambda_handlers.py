@@ -724,12 +724,20 @@ def test_a_function_with_no_time_left_starts_nothing_and_its_item_still_succeeds
         "inline", now, run_id="run-late", rotate_context=ShortOnTime(emulator=emulator)
     )
     (result,) = chain.results
-    assert (result["status"], result["cut_short_accounts"], result["users"]) == ("ok", 1, 0)
+    assert (result["status"], result["cut_short_accounts"], result["users"]) == ("skipped", 1, 0)
+    assert result["skipped"].startswith("not started: the function's time was running out")
     assert emulator.calls().total("iam") == 0  # not even a read of the account
     report = s3_json(chain.digest["report_key"])
     (entry,) = [a for a in report["accounts"] if a["account_id"] == payments.account_id]
     assert entry["status"] == "skipped"
     assert entry["reason"].startswith("not started: the function's time was running out")
+    # The digest counts it as the report shows it: skipped, not run, not failed.
+    counts = ("accounts", "accounts_skipped", "accounts_failed", "cut_short_accounts")
+    assert {c: chain.digest[c] for c in counts} == {c: report["summary"][c] for c in counts}
+    statuses = [a["status"] for a in report["accounts"]]
+    assert chain.digest["accounts"] == len(statuses) - statuses.count("skipped")
+    assert chain.digest["accounts_skipped"] == statuses.count("skipped")
+    assert chain.digest["accounts_failed"] == 0
 
 
 # -- malformed events ------------------------------------------------------------------------

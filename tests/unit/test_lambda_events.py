@@ -191,6 +191,21 @@ def test_a_long_account_error_is_capped_in_the_state_and_kept_whole_in_the_resul
     assert AccountSummaryItem.of(short, summarize_account(short)).error == "AccessDenied"
 
 
+def test_an_account_the_function_had_no_time_to_start_is_a_skipped_item_counted_skipped() -> None:
+    why = "not started: the function's time was running out; deferred to the next run"
+    result = AccountResult(
+        Account("111122223333", "prod", "o@example.com"), skipped=why, cut_short=True
+    )
+
+    item = AccountSummaryItem.of(result, summarize_account(result))
+
+    assert (item.status, item.skipped, item.error) == ("skipped", why, None)
+    # The digest adds up what the account's step counted: the same as the report's record.
+    assert item.summary() == summarize_account(result)
+    assert (item.summary().accounts, item.summary().accounts_skipped) == (0, 1)
+    assert parse_event(AccountSummaryItem, item.model_dump(mode="json")) == item
+
+
 # -- account documents -----------------------------------------------------------------------
 
 

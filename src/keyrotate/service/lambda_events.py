@@ -70,7 +70,7 @@ _FIXES: dict[str, str] = {
     "started_at": "use an ISO 8601 time with a time zone, e.g. 2025-01-31T06:00:00Z",
     "map_mode": "use 'inline' or 'distributed'",
     "mode": "use 'audit' or 'enforce'",
-    "status": "use 'ok' or 'failed'",
+    "status": "use 'ok', 'failed' or 'skipped'",
 }
 
 
@@ -150,8 +150,12 @@ class AccountSummaryItem(_Event):
 
     account_id: AccountId
     name: str
-    status: Literal["ok", "failed"]
+    # "skipped": the function's deadline came before the account started (nothing read or
+    # changed; ``skipped`` says why). The item still succeeds: the state machine branches on
+    # the digest's accounts_failed only.
+    status: Literal["ok", "failed", "skipped"]
     error: str | None = None
+    skipped: str | None = None
     cause: str | None = None
     email: str = ""
     ou_path: str = "/"
@@ -186,9 +190,11 @@ class AccountSummaryItem(_Event):
                 "name": account.name,
                 "email": account.email,
                 "ou_path": account.ou_path,
-                # Never SKIPPED: a skipped account has no rotate_account step.
-                "status": "failed" if result.status is RunStatus.FAILED else "ok",
+                # SKIPPED only when the function had no time left to start the account
+                # (inventory-skipped accounts have no rotate_account step).
+                "status": result.status.value,
                 "error": _capped(result.error),
+                "skipped": _capped(result.skipped) if result.status is RunStatus.SKIPPED else None,
                 "users": summary.users,
                 "keys": summary.keys,
                 "exempt_users": summary.exempt_users,
@@ -211,9 +217,11 @@ class AccountSummaryItem(_Event):
     def summary(self) -> RunSummary:
         """The account's counts, to be added up with the other accounts' by the digest."""
         failed = self.status == "failed"
+        skipped = self.status == "skipped"
         return RunSummary(
-            accounts=1,
+            accounts=int(not skipped),  # as summarize_account counts a skipped account
             accounts_failed=int(failed),
+            accounts_skipped=int(skipped),
             users=self.users,
             keys=self.keys,
             exempt_users=self.exempt_users,

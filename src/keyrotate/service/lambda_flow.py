@@ -294,6 +294,11 @@ def _rebuild(
                 continue
             except (AwsError, InputError) as exc:
                 log.warning("account detail of %s not read: %s", item.account_id, exc)
+        if item.status == "skipped":  # not started: its reason is all there is to tell
+            skipped = item.skipped or "not started"
+            cut_short = bool(item.cut_short_accounts)
+            accounts.append(AccountResult(_account_of(item), skipped=skipped, cut_short=cut_short))
+            continue
         complete = False
         accounts.append(AccountResult(_account_of(item)))
         notifications.extend(_counted_notifications(item))
