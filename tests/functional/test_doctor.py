@@ -130,6 +130,7 @@ def test_a_ready_organization_passes_with_exit_0_and_no_write_call(
             "permissions: read": "ok",
             # moto has no policy simulation: the writes cannot be checked here
             "permissions: write": "warn",
+            "permissions: cleanup": "warn",  # the clean-up's deletions: unchecked too
             "exemption group": "ok",
             "read-own-secret policy": "ok",
             "secrets us-east-1": "ok",
@@ -210,6 +211,45 @@ def test_the_table_names_each_failure_and_what_to_do_and_the_report_file_keeps_i
     assert [c["check"] for c in written["checks"] if c["status"] == "fail"] == ["exemption group"]
     assert "IAMExemptionGroup" in result.stdout  # what to do
     assert "a run would fail" in result.stdout
+
+
+def test_text_output_is_one_tab_separated_line_per_check(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    ready, no_group = build_accounts(emulator.url, 2)
+    iam_client(emulator.url, no_group, ROLE).delete_group(GroupName=GROUP)
+    as_json = doctor([ready, no_group], file_mail(tmp_path))
+    result = CliRunner().invoke(
+        main,
+        ["doctor", "--accounts", f"{ready},{no_group}", "--output", "text"],
+        env={"IAMRoleName": ROLE, "AWS_REGION": "us-east-1", **file_mail(tmp_path)},
+    )
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    expected = [
+        [c["account_id"], c["check"], c["status"], c["reason"], c["fix"]]
+        for c in as_json.document["checks"]
+    ]
+    assert [line.split("\t") for line in lines] == expected
+    failing = [line for line in lines if "\tfail\t" in line]  # what a grep finds
+    assert len(failing) == 1
+    assert failing[0].startswith(f"{no_group}\texemption group\tfail\t")
+
+
+@pytest.mark.parametrize("output", ["html", "csv"])
+def test_report_formats_are_refused_with_exit_2_naming_the_supported_ones(
+    emulator: EmulatorServer, tmp_path: Path, output: str
+) -> None:
+    emulator.reset_calls()
+    result = CliRunner().invoke(
+        main,
+        ["doctor", "--output", output],
+        env={"IAMRoleName": ROLE, "AWS_REGION": "us-east-1", **file_mail(tmp_path)},
+    )
+    assert result.exit_code == 2
+    assert "table, text, json" in result.stderr
+    assert result.stdout == ""
+    assert emulator.calls().by_account == {}  # refused before any call
 
 
 def ses_mail() -> dict[str, str]:
@@ -354,7 +394,9 @@ def simulated(monkeypatch: pytest.MonkeyPatch, denied: set[str]) -> Simulator:
     return simulator
 
 
-AUDIT_TIER_DENIES = set(iam.WRITE_PERMISSIONS) | set(secrets.WRITE_PERMISSIONS)
+CLEANUP = set(secrets.CLEANUP_PERMISSIONS)
+# member-role.yaml's audit tier: no write, and no deletion of orphaned secrets either
+AUDIT_TIER_DENIES = set(iam.WRITE_PERMISSIONS) | set(secrets.WRITE_PERMISSIONS) | CLEANUP
 
 
 def test_an_audit_tier_role_warns_an_audit_doctor_and_fails_an_enforce_one(
@@ -388,6 +430,33 @@ def test_an_audit_tier_role_warns_an_audit_doctor_and_fails_an_enforce_one(
     assert set(asked) == AUDIT_TIER_DENIES | set(iam.READ_PERMISSIONS) | set(
         secrets.READ_PERMISSIONS
     )
+    # the audit tier may not delete orphans either: said, but no run needs it
+    assert enforce.rows(account)["permissions: cleanup"]["status"] == "warn"
+
+
+def test_a_role_that_may_not_delete_orphaned_secrets_warns_and_an_enforce_run_is_ready(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (account,) = build_accounts(emulator.url, 1)
+    simulator = simulated(monkeypatch, set(CLEANUP))
+    found = doctor([account], file_mail(tmp_path), "--enforce")
+    assert found.exit_code == 0, found.document  # keyrotate run --enforce deletes no secret
+    row = found.rows(account)["permissions: cleanup"]
+    assert row["status"] == "warn"
+    assert "secretsmanager:DeleteSecret" in row["reason"]
+    assert "secretsmanager:RemoveRegionsFromReplication" in row["reason"]
+    assert "keyrotate cleanup --enforce" in row["reason"]
+    assert "DeleteOnlyOrphanedSecrets" in row["fix"]
+    assert found.rows(account)["permissions: write"]["status"] == "ok"
+    # asked on one of the account's keyrotate secrets, marked orphaned as cleanup requires
+    asked = {action: (resource, context) for _, action, resource, context in simulator.asked}
+    resource, context = asked["secretsmanager:DeleteSecret"]
+    assert resource.startswith(f"arn:aws:secretsmanager:us-east-1:{account}:secret:keyrotate/")
+    assert list(context) == ["secretsmanager:ResourceTag/keyrotate:orphaned-at"]
+
+    simulated(monkeypatch, set())
+    allowed = doctor([account], file_mail(tmp_path), "--enforce")
+    assert allowed.rows(account)["permissions: cleanup"]["status"] == "ok"
 
 
 def test_a_read_the_role_is_denied_fails_whatever_the_mode(

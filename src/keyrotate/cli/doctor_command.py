@@ -11,11 +11,20 @@ from rich.console import Console
 from rich.table import Table
 
 from keyrotate.cli.app import EXIT_FAILURE, CommandInput, main, settings_options
+from keyrotate.cli.output import echo_lines, refuse
 from keyrotate.cli.run_command import check_report_path
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
-from keyrotate.service.doctor import DoctorReport, Status, run_doctor
+from keyrotate.service.doctor import Check, DoctorReport, Status, run_doctor
 
 _STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
+OUTPUTS = ("table", "text", "json")  # html and csv are the run report's formats
+
+
+def text_line(check: Check) -> str:
+    """One check on one line, tab-separated (account, check, status, reason, what to do):
+    ``grep -P '\\tfail\\t'`` finds what a run would fail on."""
+    fields = (check.account_id, check.check, check.status.value, check.reason, check.fix)
+    return "\t".join(" ".join(f.split()) for f in fields)  # no tab or newline inside a field
 
 
 def _table(report: DoctorReport) -> Table:
@@ -37,8 +46,11 @@ def doctor_command(cli: CommandInput) -> None:
     and the exemption group exist, Secrets Manager and the KMS key answer in every region;
     then the mail transport (no mail is sent) and the templates. Exit 1 when any check
     fails (a run would fail on it), 0 otherwise; warnings do not fail. Write permissions
-    fail only with --enforce: an audit run makes no write.
+    fail only with --enforce: an audit run makes no write. The clean-up's deletions
+    (keyrotate cleanup --enforce) only warn. --output table, text (one tab-separated line per
+    check) or json.
     """
+    refuse(cli, OUTPUTS)  # before any account is looked at: exit 2 naming the choices
     if cli.report_path is not None:  # refused before any account is looked at, as run does
         check_report_path(cli.report_path)
     context = RunContext.from_settings(cli.settings, LOCAL_RUN_ID)
@@ -49,6 +61,8 @@ def doctor_command(cli: CommandInput) -> None:
         cli.report_path.write_text(json.dumps(report.to_json(), indent=2) + "\n", "utf-8")
     if cli.output == "json":
         click.echo(json.dumps(report.to_json(), indent=2))
+    elif cli.output == "text":
+        echo_lines(text_line(c) for c in report.checks)
     else:
         console = Console(width=None if sys.stdout.isatty() else 160)
         console.print(_table(report))

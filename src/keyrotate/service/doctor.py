@@ -7,6 +7,10 @@ one is set) answer in the home region and every replica region. Once per run: th
 transport works (SES identity verified; SMTP login with the credentials from SSM, no mail
 sent) and the mail templates render.
 
+The deletions of ``keyrotate cleanup --enforce`` (orphaned secrets, member-role.yaml's
+DeleteOnlyOrphanedSecrets) are simulated too, as their own check: a warning at most, since
+no run deletes a secret.
+
 Each finding is a :class:`Check`: ``ok``, ``warn`` (works, but something is off or could not
 be checked) or ``fail`` (the run would fail on it). Write permissions are judged by the mode:
 missing ones fail an ``--enforce`` doctor and warn an audit one, whose run makes no write.
@@ -34,6 +38,7 @@ from keyrotate.aws.session import retry_config
 from keyrotate.domain.errors import AccessDenied, AwsError, KeyrotateError
 from keyrotate.domain.kms_keys import key_in_region
 from keyrotate.domain.models import Account, Action, ActionKind, Plan, Reason
+from keyrotate.domain.orphans import ORPHANED_AT_TAG
 from keyrotate.domain.results import AccountResult, ActionResult, Outcome, RunReport, UserResult
 from keyrotate.notify.transports import (
     SEND_ERRORS,
@@ -197,6 +202,23 @@ def _needed_actions(
 
 
 WRITES = frozenset(iam_adapter.WRITE_PERMISSIONS) | frozenset(secrets_adapter.WRITE_PERMISSIONS)
+CLEANUP = frozenset(secrets_adapter.CLEANUP_PERMISSIONS)
+
+
+def _cleanup_actions(
+    context: RunContext, account_id: str
+) -> list[tuple[str, str, dict[str, list[str]]]]:
+    """What ``keyrotate cleanup --enforce`` calls on an orphan in the account's own store: on
+    a secret that carries the orphaned-at tag, as the member role's DeleteOnlyOrphanedSecrets
+    statement requires. None in central mode: that store is checked by its own credentials."""
+    options = context.options
+    if options.central_account is not None:
+        return []
+    name = options.secret_name(account_id, PROBE_USER)
+    partition = context.sessions.partition
+    secret = f"arn:{partition}:secretsmanager:{options.region}:{account_id}:secret:{name}-AbCdEf"
+    marked = {f"secretsmanager:ResourceTag/{ORPHANED_AT_TAG}": ["2025-01-01T00:00:00Z"]}
+    return [(action, secret, marked) for action in secrets_adapter.CLEANUP_PERMISSIONS]
 
 
 def _permission_checks(context: RunContext, account_id: str) -> list[Check]:
@@ -210,7 +232,8 @@ def _permission_checks(context: RunContext, account_id: str) -> list[Check]:
     )
     # One question per resource and condition context: a handful of calls per account.
     batches: dict[tuple[str, str], tuple[list[str], dict[str, list[str]]]] = {}
-    for action, resource, condition in _needed_actions(context, account_id):
+    needed = [*_needed_actions(context, account_id), *_cleanup_actions(context, account_id)]
+    for action, resource, condition in needed:
         key = (resource, repr(sorted(condition.items())))
         batches.setdefault(key, ([], condition))[0].append(action)
     denied: dict[str, str] = {}
@@ -221,18 +244,27 @@ def _permission_checks(context: RunContext, account_id: str) -> list[Check]:
                     denied[result.action] = result.decision
     except KeyrotateError as exc:
         reason = f"policy simulation unavailable ({exc.code if isinstance(exc, AwsError) else exc})"
-        return [
+        fix = (
+            f"grant iam:SimulatePrincipalPolicy on {role_arn} to itself "
+            "(member-role.yaml does) to have it checked"
+        )
+        unchecked = [
             _probe_reads(context, account_id, reason),
             Check(
                 account_id,
                 "permissions: write",
                 Status.WARN,
                 f"{reason}: whether the role may change keys and secrets was not checked",
-                f"grant iam:SimulatePrincipalPolicy on {role_arn} to itself "
-                "(member-role.yaml does) to have it checked",
+                fix,
             ),
         ]
-    reads = sorted(a for a in denied if a not in WRITES)
+        if _cleanup_actions(context, account_id):
+            what = "whether keyrotate cleanup --enforce may delete orphaned secrets"
+            unchecked.append(
+                Check(account_id, CLEANUP_CHECK, Status.WARN, f"{reason}: {what} was not checked")
+            )
+        return unchecked
+    reads = sorted(a for a in denied if a not in WRITES and a not in CLEANUP)
     writes = sorted(a for a in denied if a in WRITES)
     checks = [
         Check(
@@ -260,7 +292,33 @@ def _permission_checks(context: RunContext, account_id: str) -> list[Check]:
             else "",
         )
     )
+    if _cleanup_actions(context, account_id):
+        checks.append(_cleanup_check(account_id, sorted(a for a in denied if a in CLEANUP)))
     return checks
+
+
+CLEANUP_CHECK = "permissions: cleanup"
+
+
+def _cleanup_check(account_id: str, denied: list[str]) -> Check:
+    """Deleting orphaned secrets is ``keyrotate cleanup --enforce``'s, never a run's: a role
+    that may not is a warning whatever the mode (orphans are still found, reported, marked)."""
+    if not denied:
+        return Check(
+            account_id,
+            CLEANUP_CHECK,
+            Status.OK,
+            "keyrotate cleanup --enforce may delete orphaned secrets (tagged orphaned-at)",
+        )
+    return Check(
+        account_id,
+        CLEANUP_CHECK,
+        Status.WARN,
+        f"denied on a secret tagged {ORPHANED_AT_TAG}: {', '.join(denied)}: keyrotate cleanup "
+        "--enforce could not delete orphaned secrets here (runs are not affected)",
+        "deploy member-role.yaml with MemberRoleTier=enforce (its DeleteOnlyOrphanedSecrets "
+        "statement) before keyrotate cleanup --enforce",
+    )
 
 
 def _probe_reads(context: RunContext, account_id: str, why: str) -> Check:
