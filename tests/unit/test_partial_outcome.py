@@ -10,9 +10,11 @@ from rich.console import Console
 
 from keyrotate.console import actions_table, summary_table
 from keyrotate.domain.models import Account, ActionKind
+from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.problems import problem_lines
 from keyrotate.domain.results import AccountResult, Outcome, UserResult
 from keyrotate.domain.summary import summarize_run
+from keyrotate.notify.content import digest
 from keyrotate.service.lambda_events import AccountSummaryItem
 from keyrotate.service.report import exit_code, summary_record
 from keyrotate.service.report_io import account_document, account_result_from_document
@@ -108,3 +110,10 @@ def test_a_grant_owed_and_failed_again_is_partial_grouped_and_survives_the_lambd
     assert item.summary().partial_actions == 1
     document = account_document(account, run_id="r", mode="enforce", started=NOW)
     assert account_result_from_document(document).users[0].owed == owed
+    (attention,) = digest(report("enforce", [account]), RotationPolicy()).attention
+    assert (attention.user_name, attention.item.kind, attention.item.outcome) == (
+        "carol",
+        "ROTATE",
+        "partial",
+    )
+    assert attention.item.error == owed  # the admin digest says what is owed, and why

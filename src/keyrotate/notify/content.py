@@ -381,6 +381,27 @@ def _attention(account: AccountResult) -> Iterator[Attention]:
             ):
                 identity = account.account
                 yield Attention(identity.account_id, identity.name, user.user_name, _item(result))
+        if user.owed is not None:  # an earlier run's rotation still partial: its grant failed again
+            identity = account.account
+            yield Attention(identity.account_id, identity.name, user.user_name, _owed_item(user))
+
+
+def _owed_item(user: UserResult) -> Item:
+    """The read grant an earlier rotation still owes (UserResult.owed), as an action line."""
+    return Item(
+        kind=ActionKind.ROTATE.value,
+        outcome=Outcome.PARTIAL.value,
+        key_id=user.plan.current_key_id,
+        due=None,
+        reason="an earlier run stored the user's new key; its read grant failed again",
+        upcoming=None,
+        overdue=False,
+        error=user.owed,
+        new_key_id=None,
+        secret=None,
+        fetch_command=None,
+        description="read access to the user's secret still owed",
+    )
 
 
 def digest(
