@@ -42,6 +42,11 @@ for _name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
     os.environ.pop(_name, None)
 os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+# pytest-xdist gives its workers COLUMNS=80, a plain pytest run gives none: without this the
+# CLI's tables would be fitted to 80 columns under `make test` and to the piped width alone.
+# A test that means a width says so (CliRunner env={"COLUMNS": ...}).
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture(scope="session")
