@@ -132,7 +132,11 @@ def test_enforce_rotation_mail_gives_deactivation_and_deletion_dates_not_the_pas
     assert f"to the new key in secret {secret} before 2026-03-11" in text
     assert f"Key {old} was replaced by the new key {key_id(901)} in this run." in text
     assert "due since" not in text  # the past due date is no deadline
-    assert "keyrotate credentials --secret keyrotate/111111111111/svc-rotate" in text
+    # Both commands name the secret by ARN (found from any account, the central one too),
+    # and once: no second fetch line beside the new key.
+    arn = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:keyrotate/111111111111/svc-rotate"
+    assert f"keyrotate credentials --secret {arn}" in text
+    assert text.count("get-secret-value") == 1
     assert "Questions? Write to cloud-team@example.com." in text
     assert "deleted on 2026-03-21" in html
 

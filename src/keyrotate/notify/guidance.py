@@ -96,8 +96,11 @@ class SecretGuide:
 
 def secret_guide(user: UserResult, account_id: str, guide: Guide) -> SecretGuide | None:
     stored = next((r.secret for r in user.results if r.secret is not None), None)
+    secret_id: str | None = None
     if stored is not None:
-        name, region = stored.name, stored.region
+        # Commands name it by ARN: a secret in the central account is found by no name from
+        # the member account.
+        name, region, secret_id = stored.name, stored.region, stored.arn
     elif guide.secret_name_format:
         name = guide.secret_name_format.format(account_id=account_id, user_name=user.user_name)
         region = guide.secrets_region
@@ -106,14 +109,15 @@ def secret_guide(user: UserResult, account_id: str, guide: Guide) -> SecretGuide
     if not is_secret_name(name):  # no secret can have it: the user is BLOCKED for that
         return None
     where = f" --region {shlex.quote(region)}" if region else ""
+    named = shlex.quote(secret_id or name)
     return SecretGuide(
         name=name,
         region=region,
         get_command=(
-            f"aws secretsmanager get-secret-value --secret-id {shlex.quote(name)}{where} "
+            f"aws secretsmanager get-secret-value --secret-id {named}{where} "
             "--query SecretString --output text"
         ),
-        helper_command=f"keyrotate credentials --secret {shlex.quote(name)}{where}",
+        helper_command=f"keyrotate credentials --secret {named}{where}",
     )
 
 
