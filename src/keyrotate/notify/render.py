@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from keyrotate.aws import s3
 from keyrotate.domain.errors import InputError, KeyrotateError
+from keyrotate.notify.guidance import when
 from keyrotate.notify.options import NotifyOptions
 
 if TYPE_CHECKING:
@@ -58,10 +58,6 @@ class Override:
     extends: bool  # True: a full template; False: an HTML body only
 
 
-def _when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "-"
-
-
 def _environment(*, html: bool, overrides: Mapping[str, str]) -> SandboxedEnvironment:
     # autoescape is off only for the text twin, which renders plain text, not HTML.
     env = SandboxedEnvironment(
@@ -73,7 +69,7 @@ def _environment(*, html: bool, overrides: Mapping[str, str]) -> SandboxedEnviro
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["when"] = _when
+    env.filters["when"] = when
     return env
 
 
