@@ -23,7 +23,7 @@ A note reads, for instance::
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from keyrotate.domain.models import Account, Exemption, UserKeys
@@ -95,10 +95,6 @@ def describe(exemption: Exemption) -> str:
     if exemption.source == "group" and reason.startswith("member of"):
         reason = ""  # the group's name already says it
     return f"{text}: {reason}" if reason else text
-
-
-def with_scope(exemption: Exemption | None, scope: str) -> Exemption | None:
-    return None if exemption is None else replace(exemption, scope=scope)
 
 
 def exemption_notes(
