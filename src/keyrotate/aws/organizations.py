@@ -14,9 +14,9 @@ as the report prints it (``/Root/Workloads``): see :func:`resolve_ou`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from keyrotate.aws.errors import translate
@@ -45,8 +45,6 @@ class Inventory:
 
     accounts: tuple[Account, ...]
     skipped: tuple[tuple[Account, str], ...]
-    # Every OU's (and root's) path by id, as the report prints it: what OU paths resolve to.
-    ou_paths: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +149,7 @@ def list_accounts(
     for account_id in sorted(wanted - placed.keys()):
         unknown = Account(account_id=account_id, name="", email="", status="UNKNOWN", ou_path="")
         skipped.append((unknown, NOT_IN_ORGANIZATION))
-    return Inventory(accounts=tuple(accounts), skipped=tuple(skipped), ou_paths=paths)
+    return Inventory(accounts=tuple(accounts), skipped=tuple(skipped))
 
 
 def _walk(
