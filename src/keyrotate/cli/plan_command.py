@@ -73,14 +73,14 @@ def plan_command(cli: CommandInput, as_of: str | None) -> None:
         writer.writeheader()
         writer.writerows(rows)
     elif cli.output == "text":
-        echo_lines(text_line(row[f] or "" for f in _TEXT_FIELDS) for row in map(_shown, rows))
+        echo_lines(text_line(_cells(row)) for row in rows)
     else:
         console = stdout_console()
         console.print(
             fitted_table(
                 f"keyrotate calendar until {until:%Y-%m-%d}",
                 CALENDAR_COLUMNS,
-                ((tuple(_shown(row)[f] or "" for f in _TEXT_FIELDS), None) for row in rows),
+                ((_cells(row), None) for row in rows),
                 console.width,
                 box=box.SIMPLE,
             )
@@ -115,3 +115,9 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
     slot = row.get("access_key_slot")
     key = row["access_key_id"] or (f"(key {slot})" if slot else "")
     return {**row, "key": key}
+
+
+def _cells(row: dict[str, Any]) -> tuple[str, ...]:
+    """The row's :data:`_TEXT_FIELDS`, as the table and ``--output text`` show them."""
+    shown = _shown(row)
+    return tuple(shown[f] or "" for f in _TEXT_FIELDS)
