@@ -66,6 +66,7 @@ def _finding(
     result: ActionResult,
     condition: str,
     *,
+    finding_id: str,
     now: datetime,
     created: str | None,
 ) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def _finding(
     stamp = now.isoformat()
     return {
         "SchemaVersion": "2018-10-08",
-        "Id": f"{finding_prefix(member)}{user.user_name}/{key_id}/{condition}",
+        "Id": finding_id,
         "ProductArn": hub.product_arn,
         "GeneratorId": GENERATOR_ID,
         "AwsAccountId": hub.account_id,
@@ -137,7 +138,14 @@ def account_findings(
             )
             previous = active.get(finding_id, {}).get("CreatedAt")
             current[finding_id] = _finding(
-                hub, account, user, result, condition, now=now, created=previous
+                hub,
+                account,
+                user,
+                result,
+                condition,
+                finding_id=finding_id,
+                now=now,
+                created=previous,
             )
     archived = [
         {
