@@ -16,7 +16,7 @@ from keyrotate.cli.app import CommandInput, main, settings_options
 from keyrotate.cli.output import echo_lines, run_meta, stdout_console
 from keyrotate.console import Column, account_progress, fitted_table, text_line
 from keyrotate.domain.errors import InputError
-from keyrotate.service.calendar import calendar_rows
+from keyrotate.service.calendar import calendar_rows, shown_key
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
 from keyrotate.service.organization import run_organization
 from keyrotate.service.report_files import RunDocument, html_page, write_report_file
@@ -112,9 +112,7 @@ _TEXT_FIELDS = ("date", "account_id", "user_name", "key", "action", "reason")
 
 def _shown(row: dict[str, Any]) -> dict[str, Any]:
     """The row with its key as people read it: the id, or which slot when it was not read."""
-    slot = row.get("access_key_slot")
-    key = row["access_key_id"] or (f"(key {slot})" if slot else "")
-    return {**row, "key": key}
+    return {**row, "key": shown_key(row)}
 
 
 def _cells(row: dict[str, Any]) -> tuple[str, ...]:

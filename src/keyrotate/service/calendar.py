@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -60,3 +61,11 @@ def calendar_rows(
             }
         )
     return rows
+
+
+def shown_key(row: Mapping[str, Any]) -> str:
+    """A calendar row's key as people read it: its id, or which slot when it was not read."""
+    if row["access_key_id"]:
+        return str(row["access_key_id"])
+    slot = row.get("access_key_slot")
+    return f"(key {slot})" if slot else ""

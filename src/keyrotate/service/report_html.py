@@ -22,6 +22,7 @@ from typing import Any
 from keyrotate.domain.policy import RotationPolicy
 from keyrotate.domain.results import RunReport, RunStatus
 from keyrotate.domain.summary import RunSummary
+from keyrotate.service.calendar import shown_key
 from keyrotate.service.report import SECONDS_PER_DAY, public_key_id, summary_record
 from keyrotate.service.report_meta import RunMeta
 
@@ -258,18 +259,12 @@ def _calendar_section(rows: Sequence[Mapping[str, Any]], days: int) -> Iterator[
             _cell(r["date"])
             + _cell(r["account_id"])
             + _cell(r["user_name"])
-            + _cell(_calendar_key(r), "key")
+            + _cell(shown_key(r), "key")
             + _cell(r["action"])
             + _cell(r["reason"])
             for r in rows
         ),
     )
-
-
-def _calendar_key(row: Mapping[str, Any]) -> str:
-    if row["access_key_id"]:
-        return str(row["access_key_id"])
-    return f"(key {row['access_key_slot']})" if row["access_key_slot"] else ""
 
 
 def _actions_section(report: RunReport) -> Iterator[str]:
