@@ -5,17 +5,16 @@ window (keyrotate.service.cleanup)."""
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from keyrotate.cli.app import CommandInput, main, settings_options
+from keyrotate.cli.output import stdout_console
 from keyrotate.domain.errors import InputError
 from keyrotate.domain.models import Account
 from keyrotate.domain.orphans import RECOVERY_WINDOW_DAYS
@@ -115,7 +114,7 @@ def cleanup_command(cli: CommandInput) -> None:
     if cli.output == "json":
         click.echo(json.dumps(document, indent=2))
     else:
-        Console(width=None if sys.stdout.isatty() else 160).print(_table(document))
+        stdout_console().print(_table(document))
     failed = document["accounts_failed"] or any(r["error"] for r in document["secrets"])
     if failed:
         raise click.exceptions.Exit(1)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from keyrotate.cli.app import EXIT_FAILURE, CommandInput, main, settings_options
-from keyrotate.cli.output import echo_lines, refuse
+from keyrotate.cli.output import echo_lines, refuse, stdout_console
 from keyrotate.cli.run_command import check_report_path
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
 from keyrotate.service.doctor import Check, DoctorReport, Status, run_doctor
@@ -64,7 +62,7 @@ def doctor_command(cli: CommandInput) -> None:
     elif cli.output == "text":
         echo_lines(text_line(c) for c in report.checks)
     else:
-        console = Console(width=None if sys.stdout.isatty() else 160)
+        console = stdout_console()
         console.print(_table(report))
         counts = report.counts()
         console.print(

@@ -11,7 +11,8 @@ from __future__ import annotations
 import click
 
 from keyrotate.cli.app import CommandInput, main, settings_options
-from keyrotate.cli.rotate_command import acts, output_console
+from keyrotate.cli.output import stdout_console
+from keyrotate.cli.rotate_command import acts
 from keyrotate.cli.run_command import _finish as finish_run
 from keyrotate.domain.engine import DEFAULT_SNOOZE_DAYS, MAX_SNOOZE_DAYS, MIN_SNOOZE_DAYS
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
@@ -59,7 +60,7 @@ def restore_command(cli: CommandInput, target: str, key_id: str, days: int) -> N
     preview = quiet_audit(context, inventory)
     user = target_user(preview, who)
     if user is None or user.inputs is None:  # the account failed: the run says why
-        finish_run(cli, preview, output_console())
+        finish_run(cli, preview, stdout_console())
         return
     restore = plan_restore(
         user.inputs,
@@ -81,4 +82,4 @@ def restore_command(cli: CommandInput, target: str, key_id: str, days: int) -> N
     restore_key(context, restore)
     done = "snooze recorded for" if restore.was_active else "reactivated"
     click.echo(f"{done} {key_id} of {who}: not deactivated again before {until}", err=True)
-    finish_run(cli, tell_owners(context, inventory), output_console())
+    finish_run(cli, tell_owners(context, inventory), stdout_console())

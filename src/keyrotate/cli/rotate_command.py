@@ -7,12 +7,10 @@ of a scheduled setup) is not taken for the operator's word here; the command say
 
 from __future__ import annotations
 
-import sys
-
 import click
-from rich.console import Console
 
 from keyrotate.cli.app import CommandInput, main, settings_options
+from keyrotate.cli.output import stdout_console
 from keyrotate.cli.run_command import _finish as finish_run
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
 from keyrotate.service.incident import (
@@ -40,10 +38,6 @@ def acts(cli: CommandInput, what: str) -> bool:
             fg="yellow",
         )
     return False
-
-
-def output_console() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 @main.command("rotate")
@@ -79,4 +73,4 @@ def rotate_command(cli: CommandInput, target: str, compromised: bool) -> None:
     missing = no_new_key(run, who)
     if missing is not None:  # the table says BLOCKED or nothing; an incident wants a louder word
         click.secho(f"warning: {missing}", err=True, fg="red", bold=True)
-    finish_run(cli, run, output_console())
+    finish_run(cli, run, stdout_console())
