@@ -316,7 +316,8 @@ EmailAddress = Annotated[str, BeforeValidator(_email_address)]
 EmailSender = Annotated[str, BeforeValidator(_email_sender)]
 
 
-def _lower_text(value: object) -> object:
+def lowercase(value: object) -> object:
+    """Enumerations are matched case-insensitively ('SMTP' means 'smtp')."""
     return value.strip().lower() if isinstance(value, str) else value
 
 
@@ -329,7 +330,7 @@ EmailDomain = Annotated[
         "email_domain",
         "use a mail domain such as 'example.com': no '@', no wildcard, subdomains listed",
     ),
-    BeforeValidator(_lower_text),
+    BeforeValidator(lowercase),
 ]
 
 
@@ -415,11 +416,6 @@ def _kms_alias(value: object) -> str:
 
 KmsKeyRef = Annotated[str, BeforeValidator(_kms_key)]
 KmsAlias = Annotated[str, BeforeValidator(_kms_alias)]
-
-
-def lowercase(value: object) -> object:
-    """Enumerations are matched case-insensitively ('SMTP' means 'smtp')."""
-    return value.strip().lower() if isinstance(value, str) else value
 
 
 # --- account and OU exemptions -------------------------------------------------------------
