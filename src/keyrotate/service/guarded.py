@@ -48,7 +48,7 @@ from keyrotate.domain.results import ActionResult
 from keyrotate.domain.secret import SecretText
 from keyrotate.service.account_context import WritingAccount
 from keyrotate.service.execute import Enforced, defer, enforce
-from keyrotate.service.guardrails import AccountTurn, RunGuard, breaker_sentence, deferral_note
+from keyrotate.service.guardrails import AccountTurn, RunBreaker, RunGuard, deferral_note
 from keyrotate.service.scan import ScannedUser
 from keyrotate.service.stop import cut_short_note
 
@@ -161,17 +161,23 @@ class _Lanes:
         self._guard = guard
         self._places = max(1, options.user_workers)
         self.most_under_way = min(self._places * IN_FLIGHT_PER_WORKER, MOST_UNDER_WAY)
-        self._percent = options.failure_breaker_percent
-        self._min_actions = options.failure_breaker_min_actions
         self._changed = threading.Condition()
         self._calling = 0  # users holding a place: calling AWS, or about to
         self._returning = 0  # users back from a verification, waiting for a place
         self._under_way = 0  # users started and not finished
         self._unknown = 0  # changes under way whose outcome is not known yet
         self._known_done = 0  # changes under way that will end done (their key is verifying)
-        self._own = Tally()
-        self.own_stop: str | None = None  # the account's breaker tripped: why
+        self._own = RunBreaker(
+            options.failure_breaker_percent,
+            options.failure_breaker_min_actions,
+            where="in this account",
+        )
         self._crash: BaseException | None = None
+
+    @property
+    def own_stop(self) -> str | None:
+        """Why the account's breaker tripped, or ``None``."""
+        return self._own.tripped
 
     # the main thread ---------------------------------------------------------------------
     def admit(self, changes: int, *, start: bool) -> str | None:
@@ -199,7 +205,7 @@ class _Lanes:
         """Nothing under way could trip the account's or the run's breaker (worst case:
         every change whose outcome is unknown fails)."""
         pending = Tally(self._unknown + self._known_done, self._unknown)
-        if (self._own + pending).trips(self._percent, self._min_actions):
+        if self._own.could_trip(pending):
             return False
         return not self._guard.breaker.could_trip(pending)
 
@@ -229,10 +235,8 @@ class _Lanes:
             self._under_way -= 1
             self._unknown -= lane.changes - lane.known_done
             self._known_done -= lane.known_done
-            self._own += counted
+            self._own.add(counted)
             self._guard.breaker.add(counted)
-            if self.own_stop is None and self._own.trips(self._percent, self._min_actions):
-                self.own_stop = breaker_sentence(self._own, self._percent, "in this account")
             self._changed.notify_all()
 
     def _step_out(self, known_done: int) -> None:

@@ -151,11 +151,15 @@ class AccountTurn:
 
 
 class RunBreaker:
-    """The run's failure breaker: latched once tripped, read before each user's changes."""
+    """The run's failure breaker: latched once tripped, read before each user's changes.
 
-    def __init__(self, percent: int, min_actions: int) -> None:
+    One account's own breaker is one too (``where="in this account"``: keyrotate.service.guarded).
+    """
+
+    def __init__(self, percent: int, min_actions: int, *, where: str = "in this run") -> None:
         self.percent = percent
         self.min_actions = min_actions
+        self._where = where
         self._tally = Tally()
         self._why: str | None = None
         self._lock = threading.Lock()
@@ -164,7 +168,7 @@ class RunBreaker:
         with self._lock:
             self._tally += more
             if self._why is None and self._tally.trips(self.percent, self.min_actions):
-                self._why = breaker_sentence(self._tally, self.percent, "in this run")
+                self._why = breaker_sentence(self._tally, self.percent, self._where)
 
     @property
     def tripped(self) -> str | None:
