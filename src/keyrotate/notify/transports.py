@@ -11,7 +11,8 @@ import re
 import smtplib
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from email import policy as email_policy
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -105,29 +106,30 @@ class SmtpTransport:
             )
         return smtplib.SMTP(self.host, self.port, timeout=self._timeout)
 
+    @contextmanager
+    def _session(self) -> Iterator[tuple[smtplib.SMTP, bool]]:
+        """Connected, secured and logged in (when credentials are configured: the bool)."""
+        credentials = self._login_details()
+        with self._connect() as smtp:
+            if self.security == SmtpSecurity.STARTTLS:
+                smtp.starttls(context=self._ssl_context)
+            if credentials is not None:
+                smtp.login(*credentials)
+            yield smtp, credentials is not None
+
     def check_login(self) -> bool:
         """Connect, secure and log in as :meth:`send` would, then quit: no mail is sent.
 
         ``True`` when a login was made, ``False`` when no credentials are configured. Raises
         as :meth:`send` does (``SEND_ERRORS``). For ``keyrotate doctor``.
         """
-        credentials = self._login_details()
-        with self._connect() as smtp:
-            if self.security == SmtpSecurity.STARTTLS:
-                smtp.starttls(context=self._ssl_context)
-            if credentials is not None:
-                smtp.login(*credentials)
-            else:
+        with self._session() as (smtp, logged_in):
+            if not logged_in:
                 smtp.noop()
-        return credentials is not None
+        return logged_in
 
     def send(self, message: Message) -> None:
-        credentials = self._login_details()
-        with self._connect() as smtp:
-            if self.security == SmtpSecurity.STARTTLS:
-                smtp.starttls(context=self._ssl_context)
-            if credentials is not None:
-                smtp.login(*credentials)
+        with self._session() as (smtp, _logged_in):
             smtp.send_message(
                 message.email,
                 from_addr=self.sender or None,
