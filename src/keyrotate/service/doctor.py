@@ -187,10 +187,7 @@ def _needed_actions(
         else:
             needed.append((action, user, {}))
     if options.central_account is None:
-        name = options.secret_name(account_id, PROBE_USER)
-        secret = (
-            f"arn:{partition}:secretsmanager:{options.region}:{account_id}:secret:{name}-AbCdEf"
-        )
+        secret = _probe_secret(context, account_id)
         for action in (*secrets_adapter.READ_PERMISSIONS, *secrets_adapter.WRITE_PERMISSIONS):
             if action == "secretsmanager:ListSecrets":
                 needed.append((action, "*", {}))
@@ -199,6 +196,14 @@ def _needed_actions(
             else:
                 needed.append((action, secret, {}))
     return needed
+
+
+def _probe_secret(context: RunContext, account_id: str) -> str:
+    """The ARN the probe user's secret would have in the account's own store."""
+    options = context.options
+    name = options.secret_name(account_id, PROBE_USER)
+    region, partition = options.region, context.sessions.partition
+    return f"arn:{partition}:secretsmanager:{region}:{account_id}:secret:{name}-AbCdEf"
 
 
 WRITES = frozenset(iam_adapter.WRITE_PERMISSIONS) | frozenset(secrets_adapter.WRITE_PERMISSIONS)
@@ -211,12 +216,9 @@ def _cleanup_actions(
     """What ``keyrotate cleanup --enforce`` calls on an orphan in the account's own store: on
     a secret that carries the orphaned-at tag, as the member role's DeleteOnlyOrphanedSecrets
     statement requires. None in central mode: that store is checked by its own credentials."""
-    options = context.options
-    if options.central_account is not None:
+    if context.options.central_account is not None:
         return []
-    name = options.secret_name(account_id, PROBE_USER)
-    partition = context.sessions.partition
-    secret = f"arn:{partition}:secretsmanager:{options.region}:{account_id}:secret:{name}-AbCdEf"
+    secret = _probe_secret(context, account_id)
     marked = {f"secretsmanager:ResourceTag/{ORPHANED_AT_TAG}": ["2025-01-01T00:00:00Z"]}
     return [(action, secret, marked) for action in secrets_adapter.CLEANUP_PERMISSIONS]
 
@@ -232,7 +234,8 @@ def _permission_checks(context: RunContext, account_id: str) -> list[Check]:
     )
     # One question per resource and condition context: a handful of calls per account.
     batches: dict[tuple[str, str], tuple[list[str], dict[str, list[str]]]] = {}
-    needed = [*_needed_actions(context, account_id), *_cleanup_actions(context, account_id)]
+    cleanup = _cleanup_actions(context, account_id)
+    needed = [*_needed_actions(context, account_id), *cleanup]
     for action, resource, condition in needed:
         key = (resource, repr(sorted(condition.items())))
         batches.setdefault(key, ([], condition))[0].append(action)
@@ -258,7 +261,7 @@ def _permission_checks(context: RunContext, account_id: str) -> list[Check]:
                 fix,
             ),
         ]
-        if _cleanup_actions(context, account_id):
+        if cleanup:
             what = "whether keyrotate cleanup --enforce may delete orphaned secrets"
             unchecked.append(
                 Check(account_id, CLEANUP_CHECK, Status.WARN, f"{reason}: {what} was not checked")
@@ -292,7 +295,7 @@ def _permission_checks(context: RunContext, account_id: str) -> list[Check]:
             else "",
         )
     )
-    if _cleanup_actions(context, account_id):
+    if cleanup:
         checks.append(_cleanup_check(account_id, sorted(a for a in denied if a in CLEANUP)))
     return checks
 
