@@ -38,7 +38,6 @@ class RunDocument:
     report: RunReport
     summary: RunSummary | None = None
     meta: RunMeta | None = None
-    policy: RotationPolicy | None = None  # None: the meta's, else the default policy
 
     @property
     def counted(self) -> RunSummary:
@@ -46,8 +45,7 @@ class RunDocument:
 
     @property
     def run_policy(self) -> RotationPolicy:
-        if self.policy is not None:
-            return self.policy
+        """The meta's policy, else the default one."""
         return self.meta.policy if self.meta is not None else RotationPolicy()
 
 
