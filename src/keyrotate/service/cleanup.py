@@ -122,13 +122,17 @@ def mark_orphans(
             marked.append(orphan)
             continue
         try:
-            account.secrets.tag(orphan.name, {ORPHANED_AT_TAG: stamp(now)})
+            marked.append(_tag_orphaned(account, orphan, now))
         except AwsError as exc:
             notes.append(f"orphaned secret {orphan.name} could not be marked ({exc})")
             marked.append(orphan)
-            continue
-        marked.append(replace(orphan, marked_at=now))
     return tuple(marked), tuple(notes)
+
+
+def _tag_orphaned(account: Opened, orphan: Orphan, now: datetime) -> Orphan:
+    """Tag the secret ``keyrotate:orphaned-at`` = ``now``: its grace period starts."""
+    account.secrets.tag(orphan.name, {ORPHANED_AT_TAG: stamp(now)})
+    return replace(orphan, marked_at=now)
 
 
 # -- keyrotate cleanup ------------------------------------------------------------------------
@@ -219,10 +223,10 @@ def _mark(account: Opened, orphan: Orphan, now: datetime, enforce: bool) -> Clea
     if not enforce:
         return CleanupItem(account.account_id, orphan, MARK, "planned")
     try:
-        account.secrets.tag(orphan.name, {ORPHANED_AT_TAG: stamp(now)})
+        marked = _tag_orphaned(account, orphan, now)
     except AwsError as exc:
         return CleanupItem(account.account_id, orphan, MARK, "failed", error=str(exc))
-    return CleanupItem(account.account_id, replace(orphan, marked_at=now), MARK, "done")
+    return CleanupItem(account.account_id, marked, MARK, "done")
 
 
 def _delete(
