@@ -6,6 +6,7 @@ Lambda digest all read these records; none of them carries a secret access key.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,10 +57,17 @@ class SecretLocation:
     replica_regions: tuple[str, ...] = ()
 
     def fetch_command(self) -> str:
-        return (
-            f"aws secretsmanager get-secret-value --secret-id {self.arn} "
-            f"--region {self.region} --query SecretString --output text"
-        )
+        return get_secret_command(self.arn, self.region)
+
+
+def get_secret_command(secret_id: str, region: str = "") -> str:
+    """The AWS CLI command that prints a secret's value, quoted for a shell (no ``--region``
+    when ``region`` is empty: the CLI's own)."""
+    where = f" --region {shlex.quote(region)}" if region else ""
+    return (
+        f"aws secretsmanager get-secret-value --secret-id {shlex.quote(secret_id)}{where} "
+        "--query SecretString --output text"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from keyrotate.domain.forecast import Forecast, forecast, judged_inputs
 from keyrotate.domain.models import Action, ActionKind, Reason
 from keyrotate.domain.policy import RotationPolicy
-from keyrotate.domain.results import ActionResult, Outcome, UserResult
+from keyrotate.domain.results import ActionResult, Outcome, UserResult, get_secret_command
 from keyrotate.domain.secret_names import is_secret_name
 
 # What each outcome is called in a mail; any other outcome shows its own value.
@@ -113,10 +113,7 @@ def secret_guide(user: UserResult, account_id: str, guide: Guide) -> SecretGuide
     return SecretGuide(
         name=name,
         region=region,
-        get_command=(
-            f"aws secretsmanager get-secret-value --secret-id {named}{where} "
-            "--query SecretString --output text"
-        ),
+        get_command=get_secret_command(secret_id or name, region),
         helper_command=f"keyrotate credentials --secret {named}{where}",
     )
 
