@@ -113,8 +113,8 @@ def key_state(
         deactivated_at=deactivated,
         intent_at=intent_at,
         self_used_at=parse_stamp(secret_tags.get(SELF_USED_TAG)) if secret_key_id else None,
-        snoozed_until=snoozed or {},
-        compromised_at=compromised or {},
+        snoozed_until=snoozed,
+        compromised_at=compromised,
     )
 
 
