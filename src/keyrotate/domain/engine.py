@@ -210,7 +210,7 @@ def plan(user: UserKeys, policy: RotationPolicy, *, now: datetime) -> Plan:
         if key is current:
             continue
         snooze = snooze_of(key, state, now) if incident else None
-        if key.status is _ACTIVE and incident and _leaked(key, user):
+        if incident and _leaked(key, user):  # _leaked: an active key
             others_active = True
             middle.append(new_action(DEACTIVATE, name, key.key_id, Reason.COMPROMISED, now))
             free_at = now + policy.recovery_window
