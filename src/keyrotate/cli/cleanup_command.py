@@ -14,8 +14,7 @@ from rich import box
 from rich.table import Table
 
 from keyrotate.cli.app import CommandInput, main, settings_options
-from keyrotate.cli.output import stdout_console
-from keyrotate.domain.errors import InputError
+from keyrotate.cli.output import refuse, stdout_console
 from keyrotate.domain.models import Account
 from keyrotate.domain.orphans import RECOVERY_WINDOW_DAYS
 from keyrotate.service.account import open_account
@@ -92,8 +91,7 @@ def cleanup_command(cli: CommandInput) -> None:
     touched.
     """
     settings = cli.settings
-    if cli.output not in ("table", "json"):  # before any call: the others are run reports
-        raise InputError("--output", cli.output, "use table or json for keyrotate cleanup")
+    refuse(cli, ("table", "json"))  # before any call: the others are run reports
     context = RunContext.from_settings(settings, LOCAL_RUN_ID)
     inventory = context.list_inventory()
     now = context.clock()
