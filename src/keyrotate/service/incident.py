@@ -102,15 +102,21 @@ def quiet_audit(context: RunContext, inventory: Inventory) -> OrganizationRun:
         context.options = replace(context.options, enforce=enforce)
 
 
+def _found(run: OrganizationRun, target: Target) -> tuple[bool, UserResult | None]:
+    """Whether the target's account failed, and the target's result if the run has one."""
+    account = next(a for a in run.report.accounts if a.account.account_id == target.account_id)
+    user = next((u for u in account.users if u.user_name == target.user_name), None)
+    return account.failed, user
+
+
 def target_user(run: OrganizationRun, target: Target) -> UserResult | None:
     """The target's result, checked: None when its account failed (the run says why).
 
     An unknown user or an exempt one is an :class:`InputError` naming why.
     """
-    account = next(a for a in run.report.accounts if a.account.account_id == target.account_id)
-    if account.failed:
+    failed, user = _found(run, target)
+    if failed:
         return None
-    user = next((u for u in account.users if u.user_name == target.user_name), None)
     if user is None:
         raise InputError(
             TARGET_FIELD,
@@ -134,9 +140,8 @@ def target_user(run: OrganizationRun, target: Target) -> UserResult | None:
 def no_new_key(run: OrganizationRun, target: Target) -> str | None:
     """Why the target gets no new key from this run, if it does not: its rotation BLOCKED,
     or no active key to replace. A leaked key is deactivated all the same."""
-    account = next(a for a in run.report.accounts if a.account.account_id == target.account_id)
-    user = next((u for u in account.users if u.user_name == target.user_name), None)
-    if user is None or account.failed:
+    failed, user = _found(run, target)
+    if user is None or failed:
         return None  # the run says why
     for result in user.results:
         action = result.action
