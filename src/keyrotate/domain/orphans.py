@@ -122,7 +122,7 @@ def orphan_note(orphans: Iterable[Orphan], *, now: datetime, grace: timedelta) -
 def _describe(orphan: Orphan, now: datetime, grace: timedelta) -> str:
     what = f"{orphan.name} (user {orphan.user_name}: {orphan.why}"
     if orphan.why == KEY_GONE and orphan.held_key_id:
-        what = f"{orphan.name} (user {orphan.user_name}: {orphan.why}, {orphan.held_key_id}"
+        what += f", {orphan.held_key_id}"
     age = orphan.age(now)
     if age is None or orphan.marked_at is None:
         return f"{what}; first seen now, not yet marked by an enforce run)"
