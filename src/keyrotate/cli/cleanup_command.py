@@ -13,7 +13,7 @@ import click
 from rich import box
 from rich.table import Table
 
-from keyrotate.cli.app import CommandInput, main, settings_options
+from keyrotate.cli.app import EXIT_FAILURE, CommandInput, main, settings_options
 from keyrotate.cli.output import refuse, stdout_console
 from keyrotate.domain.models import Account
 from keyrotate.domain.orphans import RECOVERY_WINDOW_DAYS
@@ -115,7 +115,7 @@ def cleanup_command(cli: CommandInput) -> None:
         stdout_console().print(_table(document))
     failed = document["accounts_failed"] or any(r["error"] for r in document["secrets"])
     if failed:
-        raise click.exceptions.Exit(1)
+        raise click.exceptions.Exit(EXIT_FAILURE)
 
 
 def _write(path: Path, document: dict[str, Any]) -> None:
