@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -44,6 +43,7 @@ from keyrotate.domain.orphans import (
 )
 from keyrotate.domain.state_tags import ACCOUNT_TAG, HELD_KEY_TAG, USER_NAME_TAG, stamp
 from keyrotate.service.account_context import AccountContext
+from keyrotate.service.fanout import map_bounded
 from keyrotate.service.options import RunOptions
 from keyrotate.service.scan import SCAN_PER_USER, AccountScan, read_directory
 
@@ -269,8 +269,7 @@ def cleanup_accounts(
         return CleanupAccount(account, items)
 
     ordered = sorted(accounts, key=lambda a: a.account_id)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return tuple(pool.map(one, ordered))
+    return tuple(map_bounded(one, ordered, workers))
 
 
 def cleanup_record(item: CleanupItem, now: datetime) -> Mapping[str, object]:
