@@ -13,7 +13,7 @@ import click
 from keyrotate.cli.app import CommandInput, main, settings_options
 from keyrotate.cli.output import stdout_console
 from keyrotate.cli.rotate_command import acts
-from keyrotate.cli.run_command import _finish as finish_run
+from keyrotate.cli.run_command import finish_run
 from keyrotate.domain.engine import DEFAULT_SNOOZE_DAYS, MAX_SNOOZE_DAYS, MIN_SNOOZE_DAYS
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
 from keyrotate.service.incident import (

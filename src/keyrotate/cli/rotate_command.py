@@ -11,7 +11,7 @@ import click
 
 from keyrotate.cli.app import CommandInput, main, settings_options
 from keyrotate.cli.output import stdout_console
-from keyrotate.cli.run_command import _finish as finish_run
+from keyrotate.cli.run_command import finish_run
 from keyrotate.service.context import LOCAL_RUN_ID, RunContext
 from keyrotate.service.incident import (
     narrow,

@@ -41,7 +41,7 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ct
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _finish(
+def finish_run(
     cli: CommandInput, run: OrganizationRun, console: Console, *, interrupted: bool = False
 ) -> None:
     """Print the run (table or JSON), write the report file, exit 1 if anything failed
@@ -186,4 +186,4 @@ def run_command(cli: CommandInput, time_budget: str | None) -> None:
         total = len(inventory.accounts)
         with account_progress(Console(stderr=True), total, f"{cli.settings.mode} run") as tick:
             run = run_organization(context, inventory, SpilledAccounts(), on_account_done=tick)
-        _finish(cli, run, console, interrupted=stop.interrupted)
+        finish_run(cli, run, console, interrupted=stop.interrupted)
